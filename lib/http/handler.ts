@@ -1,0 +1,229 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { kApply, kInner, kMatchData } from '../symbols.js'
+import type { FlatPattern } from '../urls/compile.js'
+import type { RouteMatch } from '../urls/router.js'
+import type { Chain } from '../middleware/chain.js'
+import type { ViewFunction } from '../views/types.js'
+import { HttpRequest, type RequestContext } from './request.js'
+import { HttpResponse, JsonResponse, isPlainObject, type SendContext } from './response.js'
+import { Http404 } from './exceptions.js'
+import { PRODUCTION_500, debugDetails, messageOf, problemResponse, read, statusOfViewError } from './problems.js'
+
+/** Django's `handler400/403/404` take the exception; `handler500` only the request. */
+export type ErrorView = (request: HttpRequest, exception?: unknown) => unknown
+
+export interface HandlerOptions {
+  debug: boolean
+  handlers: { 400?: ErrorView, 403?: ErrorView, 404?: ErrorView, 500?: ErrorView }
+  patterns: readonly FlatPattern[]
+  context: RequestContext & SendContext
+  /** True when the user set their own error handler on the plugin's context. */
+  hasUserErrorHandler: () => boolean
+}
+
+/** An Http404 raised by routing, carrying what was tried (shown with `debug`). */
+export class Resolver404 extends Http404 {
+  readonly path: string
+  constructor (path: string) {
+    super(`The current path, ${path}, didn't match any of these.`)
+    this.path = path
+  }
+}
+
+/**
+ * Django's BaseHandler: runs a view (through the middleware chain when there
+ * is one), turns errors into responses and sends them.
+ */
+export class Handler {
+  readonly options: HandlerOptions
+  chain: Chain | undefined
+  /** Set by the middleware adapter: hands a view error to the user's Fastify error handler. */
+  escalate: ((request: HttpRequest, error: unknown) => Promise<HttpResponse> | undefined) | undefined
+
+  constructor (options: HandlerOptions) {
+    this.options = options
+  }
+
+  /** Runs the matched view for a Fastify request and sends the response. */
+  serveView (req: FastifyRequest, reply: FastifyReply, match: RouteMatch): Promise<FastifyReply> | FastifyReply {
+    const request = new HttpRequest(req, reply, this.options.context, match)
+    if (this.chain !== undefined) {
+      request[kInner] = this.viewCore
+      return this.runChain(request, reply)
+    }
+    const view = match.pattern.view
+    let result: unknown
+    try {
+      result = view(request, match.kwargs)
+    } catch (error) {
+      return this.fail(request, reply, error)
+    }
+    if (result instanceof HttpResponse) return this.send(reply, result)
+    if (result !== null && typeof (result as Promise<unknown>)?.then === 'function') {
+      return (result as Promise<unknown>).then(
+        (value) => this.finish(request, reply, value, view),
+        (error) => this.fail(request, reply, error)
+      )
+    }
+    return this.finish(request, reply, result, view)
+  }
+
+  finish (request: HttpRequest, reply: FastifyReply, result: unknown, view: ViewFunction<any>): FastifyReply | Promise<FastifyReply> {
+    let response: HttpResponse
+    try {
+      response = this.toResponse(result, view)
+    } catch (error) {
+      return this.fail(request, reply, error)
+    }
+    return this.send(reply, response)
+  }
+
+  /** A request that reached a view route but matched none of its patterns. */
+  serveNotFound (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> | FastifyReply {
+    return this.serveError(req, reply, (request) => new Resolver404(request.pathInfo))
+  }
+
+  /** Answers a request with the response for an error raised before any view ran. */
+  serveError (req: FastifyRequest, reply: FastifyReply, makeError: (request: HttpRequest) => unknown): Promise<FastifyReply> | FastifyReply {
+    const request = new HttpRequest(req, reply, this.options.context)
+    const error = makeError(request)
+    if (this.chain !== undefined) {
+      request[kInner] = () => Promise.reject(error)
+      return this.runChain(request, reply)
+    }
+    return this.fail(request, reply, error)
+  }
+
+  /** How the middleware chain turns an error into a response. */
+  readonly convert = (request: HttpRequest, error: unknown): Promise<HttpResponse> => {
+    if (this.options.hasUserErrorHandler() && !this.handles(error)) {
+      const escalated = this.escalate?.(request, error)
+      if (escalated !== undefined) return escalated
+    }
+    return this.responseForException(request, error)
+  }
+
+  /** Set by the middleware adapter: runs the chain and delivers its response. */
+  runChain!: (request: HttpRequest, reply: FastifyReply) => Promise<FastifyReply>
+
+  /** The innermost layer for a view: processView, the view, processException (Django's `_get_response`). */
+  readonly viewCore = async (request: HttpRequest): Promise<HttpResponse> => {
+    const match = request[kMatchData] as RouteMatch
+    const view = match.pattern.view
+    const chain = this.chain as Chain
+    for (const processView of chain.processView) {
+      const response = await processView(request, view, match.args, match.kwargs)
+      if (response instanceof HttpResponse) return response
+    }
+    let result: unknown
+    try {
+      result = await view(request, match.kwargs)
+    } catch (error) {
+      for (const processException of chain.processException) {
+        const response = await processException(request, error)
+        if (response instanceof HttpResponse) return response
+      }
+      throw error
+    }
+    return this.toResponse(result, view)
+  }
+
+  /** A view's return value as a response: objects and arrays become JSON. */
+  toResponse (result: unknown, view: ViewFunction<any> | ((...args: any[]) => unknown)): HttpResponse {
+    if (result instanceof HttpResponse) return result
+    if (Array.isArray(result) || isPlainObject(result)) return new JsonResponse(result, { safe: false })
+    throw new TypeError(`The view ${view.name === '' ? '<anonymous>' : view.name} didn't return an HttpResponse object. It returned ${describeValue(result)} instead.`)
+  }
+
+  /** A view error with no middleware: handlerXXX, the user's error handler, or the default body. */
+  fail (request: HttpRequest, reply: FastifyReply, error: unknown): Promise<FastifyReply> {
+    if (this.options.hasUserErrorHandler() && !this.handles(error)) {
+      // Fastify routes the rejection to the user's handler (see plugin's route errorHandler).
+      return Promise.reject(error)
+    }
+    return this.responseForException(request, error).then((response) => this.send(reply, response))
+  }
+
+  /** Whether a handlerXXX view takes this error (debug keeps the technical 404/500). */
+  handles (error: unknown): boolean {
+    const status = statusOfViewError(error)
+    const { handlers, debug } = this.options
+    if (status === 400 || status === 403) return handlers[status] !== undefined
+    if (status === 404) return handlers[404] !== undefined && !debug
+    if (status === 500) return handlers[500] !== undefined && !debug
+    return false
+  }
+
+  /** Django's `response_for_exception`: the response an unhandled error gets. Never rejects. */
+  async responseForException (request: HttpRequest, error: unknown): Promise<HttpResponse> {
+    const status = statusOfViewError(error)
+    this.log(request, status, error)
+    if (this.handles(error)) {
+      const handler = this.options.handlers[status as 400 | 403 | 404 | 500] as ErrorView
+      try {
+        const result = await (status === 500 ? handler(request) : handler(request, error))
+        return this.toResponse(result, handler)
+      } catch (handlerError) {
+        this.log(request, 500, handlerError)
+        return problemResponse(500, undefined)
+      }
+    }
+    if (!this.options.debug) {
+      if (status >= 500) return problemResponse(status, undefined)
+      return problemResponse(status, messageOf(error))
+    }
+    const extra = debugDetails(error)
+    if (error instanceof Resolver404 || (status === 404 && request.resolverMatch === null)) {
+      extra.path = request.pathInfo
+      extra.tried = this.options.patterns.map((flat) => flat.pattern.name === undefined ? flat.route : `${flat.route} [name='${flat.pattern.name}']`)
+    } else if (status === 404) {
+      extra.raisedBy = request.resolverMatch?.viewName
+    }
+    return problemResponse(status, messageOf(error), extra)
+  }
+
+  /** Logs an error at the level Fastify would; a failing logger changes nothing. */
+  log (request: HttpRequest, status: number, error: unknown): void {
+    try {
+      const log = request.fastify.log
+      if (status >= 500) log.error({ err: error }, `${status === 500 ? 'Internal Server Error' : status === 502 ? 'Bad Gateway' : status === 504 ? 'Gateway Timeout' : 'Server Error'}: ${request.path}`)
+      else log.info({ err: error }, `${messageOf(error)}: ${request.path}`)
+    } catch {
+      try {
+        request.fastify.log.error(`${status} on ${request.path} (the error could not be logged)`)
+      } catch {}
+    }
+  }
+
+  /** Writes a response into the reply and sends it. */
+  send (reply: FastifyReply, response: HttpResponse): FastifyReply | Promise<FastifyReply> {
+    let payload: unknown
+    try {
+      payload = response[kApply](reply, this.options.context)
+    } catch (error) {
+      return this.sendFailure(reply, error)
+    }
+    if (payload instanceof Promise) {
+      return payload.then((ready) => reply.send(ready), (error) => this.sendFailure(reply, error))
+    }
+    return reply.send(payload)
+  }
+
+  /** A response that could not be written (bad redirect name, missing file): a clean 500. */
+  sendFailure (reply: FastifyReply, error: unknown): FastifyReply {
+    try {
+      reply.log.error({ err: error }, 'Response could not be sent')
+    } catch {}
+    for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
+    reply.code(500).header('content-type', 'application/json; charset=utf-8')
+    if (this.options.debug) return reply.send(JSON.stringify({ statusCode: 500, error: 'Internal Server Error', message: messageOf(error), ...debugDetails(error) }))
+    return reply.send(PRODUCTION_500)
+  }
+}
+
+function describeValue (value: unknown): string {
+  if (value === undefined) return 'undefined'
+  if (value === null) return 'null'
+  if (typeof value === 'object') return `an object (${(read(value, 'constructor') as { name?: string } | undefined)?.name ?? 'null prototype'})`
+  return `a ${typeof value}`
+}

@@ -1,0 +1,79 @@
+import { STATUS_CODES } from 'node:http'
+import { HttpException } from './exceptions.js'
+import { HttpResponse } from './response.js'
+
+// What an error becomes when nothing handles it. Every property read is
+// guarded: a view may throw anything (a frozen error, a Proxy that throws).
+
+export const PRODUCTION_500 = '{"statusCode":500,"error":"Internal Server Error","message":"Internal Server Error"}'
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
+
+/** Reads a property without letting a throwing getter or Proxy escape. */
+export function read (value: unknown, key: string): unknown {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return undefined
+  try {
+    return (value as Record<string, unknown>)[key]
+  } catch {
+    return undefined
+  }
+}
+
+function isInstance (value: unknown, cls: abstract new (...args: any[]) => unknown): boolean {
+  try {
+    return value instanceof cls
+  } catch {
+    return false
+  }
+}
+
+/** The status a view error maps to: the package's exceptions, 502/504 for failed fetches, else 500. */
+export function statusOfViewError (error: unknown): number {
+  if (isInstance(error, HttpException)) return (error as HttpException).statusCode
+  if (isTimeout(error)) return 504
+  if (isFetchFailure(error)) return 502
+  return 500
+}
+
+/** `AbortSignal.timeout()`'s TimeoutError, or undici's `fetch failed` caused by a *_TIMEOUT. */
+export function isTimeout (error: unknown): boolean {
+  if (read(error, 'name') === 'TimeoutError') return true
+  if (!isFetchFailure(error)) return false
+  const cause = read(error, 'cause')
+  const code = read(cause, 'code')
+  return (typeof code === 'string' && TIMEOUT_CODES.has(code)) || read(cause, 'name') === 'TimeoutError'
+}
+
+/** undici's `TypeError: fetch failed` (connection refused, reset, DNS...). */
+export function isFetchFailure (error: unknown): boolean {
+  return isInstance(error, TypeError) && read(error, 'message') === 'fetch failed'
+}
+
+export function messageOf (error: unknown): string {
+  const message = read(error, 'message')
+  if (typeof message === 'string') return message
+  try {
+    return String(error)
+  } catch {
+    return Object.prototype.toString.call(error)
+  }
+}
+
+/** The JSON problem body `{ statusCode, error, message }`, plus extras in debug. */
+export function problemResponse (statusCode: number, message: string | undefined, extra?: Record<string, unknown>): HttpResponse {
+  const error = STATUS_CODES[statusCode] ?? 'Error'
+  const body = statusCode === 500 && extra === undefined
+    ? PRODUCTION_500
+    : JSON.stringify({ statusCode, error, message: message === undefined || message === '' ? error : message, ...extra })
+  return new HttpResponse(body, { status: statusCode, contentType: 'application/json; charset=utf-8' })
+}
+
+/** Debug details of an error: name, message, stack and cause, never throwing. */
+export function debugDetails (error: unknown): Record<string, unknown> {
+  const details: Record<string, unknown> = { name: read(error, 'name') ?? typeof error }
+  const stack = read(error, 'stack')
+  if (typeof stack === 'string') details.stack = stack.split('\n')
+  const cause = read(error, 'cause')
+  if (cause !== undefined) details.cause = messageOf(cause)
+  return details
+}

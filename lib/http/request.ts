@@ -1,0 +1,341 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FlatPattern } from '../urls/compile.js'
+import type { ReverseOptions } from '../urls/reverse.js'
+import { QueryDict } from './querydict.js'
+import { RequestHeaders } from './headers.js'
+import { parseCookies } from './cookies.js'
+import { BadRequest, DisallowedHost } from './exceptions.js'
+import { kInner, kMatchData } from '../symbols.js'
+
+/** Django's `request.resolver_match`: which pattern matched and with what. */
+export interface ResolverMatch {
+  /** The view function. */
+  func: unknown
+  args: string[]
+  kwargs: Record<string, unknown>
+  urlName: string | undefined
+  /** The matched route, prefixes of includes folded in (`blog/<int:year>/`). */
+  route: string
+  namespaces: string[]
+  namespace: string
+  appNames: string[]
+  appName: string
+  /** `ns:name`, or the view's function name when it has no URL name. */
+  viewName: string
+}
+
+/** What the plugin knows about the app when it builds a request. */
+export interface RequestContext {
+  /** Length of the Fastify prefix the patterns live under (for `pathInfo`). */
+  prefixLength: number
+  reverse (name: string, options?: ReverseOptions): string
+}
+
+/** Match data kept by the request until a view reads `resolverMatch`. */
+export interface MatchData {
+  pattern: FlatPattern | undefined
+  args: string[]
+  kwargs: Record<string, unknown>
+}
+
+// A valid host[:port]: a DNS name, IPv4, or bracketed IPv6 (Django's host_validation_re).
+const HOST = /^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(:[0-9]+)?$/i
+
+/**
+ * What a view gets: Django's HttpRequest over a FastifyRequest. Members are
+ * computed when first read, from data captured when the request arrived, so
+ * the object stays readable after the response is sent.
+ */
+export class HttpRequest {
+  /** The underlying FastifyRequest. */
+  readonly fastify: FastifyRequest
+  readonly method: string
+  readonly #reply: FastifyReply
+  readonly #context: RequestContext
+  readonly #match: MatchData | undefined
+  readonly #remoteAddress: string | undefined
+  readonly #remotePort: number | undefined
+  readonly #encrypted: boolean
+  #url: string
+  #GET: QueryDict | undefined
+  #POST: QueryDict | undefined
+  #headers: RequestHeaders | undefined
+  #META: Record<string, string> | undefined
+  #COOKIES: Record<string, string> | undefined
+  #resolverMatch: ResolverMatch | null | undefined
+  #body: Buffer | undefined
+  #json: { value: unknown } | undefined
+  #controller: AbortController | undefined
+  #path: string | undefined
+
+  constructor (request: FastifyRequest, reply: FastifyReply, context: RequestContext, match?: MatchData) {
+    this.fastify = request
+    this.#reply = reply
+    this.#context = context
+    this.#match = match
+    const raw = request.raw
+    this.method = raw.method ?? 'GET'
+    this.#url = raw.url ?? '/'
+    // Read now: once the socket closes, Node forgets the peer's address.
+    const socket = raw.socket
+    this.#remoteAddress = socket?.remoteAddress
+    this.#remotePort = socket?.remotePort
+    this.#encrypted = (socket as { encrypted?: boolean } | null)?.encrypted === true
+  }
+
+  /** The path, percent-decoded (`/café/`). */
+  get path (): string {
+    if (this.#path === undefined) {
+      const q = this.#url.indexOf('?')
+      const raw = q === -1 ? this.#url : this.#url.slice(0, q)
+      try {
+        this.#path = decodeURIComponent(raw)
+      } catch {
+        this.#path = raw
+      }
+    }
+    return this.#path
+  }
+
+  /** The path below the plugin's prefix: what the URL patterns match. */
+  get pathInfo (): string {
+    const length = this.#context.prefixLength
+    return length === 0 ? this.path : this.path.slice(length) || '/'
+  }
+
+  /** `http` or `https` (Fastify's `request.protocol`, so `trustProxy` applies). */
+  get scheme (): string {
+    try {
+      return this.fastify.protocol
+    } catch {
+      return this.#encrypted ? 'https' : 'http'
+    }
+  }
+
+  /** Query string parameters. */
+  get GET (): QueryDict {
+    if (this.#GET === undefined) {
+      const q = this.#url.indexOf('?')
+      this.#GET = new QueryDict(q === -1 ? '' : this.#url.slice(q + 1))
+    }
+    return this.#GET
+  }
+
+  /** Form fields of an `application/x-www-form-urlencoded` body (empty otherwise). */
+  get POST (): QueryDict {
+    if (this.#POST === undefined) {
+      const type = this.fastify.headers['content-type']
+      this.#POST = type !== undefined && type.toLowerCase().startsWith('application/x-www-form-urlencoded')
+        ? new QueryDict(this.body.toString('utf8'))
+        : new QueryDict()
+    }
+    return this.#POST
+  }
+
+  /** The raw body bytes, whatever the content type (empty when there is none). */
+  get body (): Buffer {
+    if (this.#body === undefined) {
+      const body: unknown = (this.fastify as { [kRawBody]?: Buffer })[kRawBody] ?? this.fastify.body
+      if (Buffer.isBuffer(body)) this.#body = body
+      else if (typeof body === 'string') this.#body = Buffer.from(body)
+      else if (body === undefined || body === null) this.#body = EMPTY
+      // A plain route's parser already parsed it and no copy was kept.
+      else this.#body = Buffer.from(JSON.stringify(body))
+    }
+    return this.#body
+  }
+
+  /** The body parsed as JSON; malformed or empty -> BadRequest (400). */
+  json<T = unknown> (): T {
+    if (this.#json === undefined) {
+      const parsed: unknown = this.fastify.body
+      // A body Fastify already parsed (and maybe validated) is used as it is.
+      if (parsed !== null && typeof parsed === 'object' && !Buffer.isBuffer(parsed)) {
+        this.#json = { value: parsed }
+      } else {
+        try {
+          this.#json = { value: JSON.parse(this.body.toString('utf8')) }
+        } catch (error) {
+          throw new BadRequest(`Malformed JSON body: ${(error as Error).message}`)
+        }
+      }
+    }
+    return this.#json.value as T
+  }
+
+  /** Case-insensitive request headers. On HTTP/2, `:authority` is `host`. */
+  get headers (): RequestHeaders {
+    if (this.#headers === undefined) {
+      const raw = this.fastify.raw.headers
+      const authority = raw[':authority']
+      this.#headers = new RequestHeaders(raw.host === undefined && typeof authority === 'string' ? { ...raw, host: authority } : raw)
+    }
+    return this.#headers
+  }
+
+  /** CGI-style variables, as Django's `request.META`. */
+  get META (): Record<string, string> {
+    if (this.#META === undefined) {
+      const meta: Record<string, string> = {}
+      for (const [name, value] of this.headers) {
+        const key = name.toUpperCase().replace(/-/g, '_')
+        if (key === 'CONTENT_TYPE' || key === 'CONTENT_LENGTH') meta[key] = value
+        else meta[`HTTP_${key}`] = value
+      }
+      const q = this.#url.indexOf('?')
+      meta.QUERY_STRING = q === -1 ? '' : this.#url.slice(q + 1)
+      meta.REQUEST_METHOD = this.method
+      meta.PATH_INFO = this.pathInfo
+      meta.SCRIPT_NAME = this.path.slice(0, this.path.length - this.pathInfo.length)
+      if (this.#remoteAddress !== undefined) meta.REMOTE_ADDR = this.#remoteAddress
+      if (this.#remotePort !== undefined) meta.REMOTE_PORT = String(this.#remotePort)
+      const host = this.headers.get('host') ?? ''
+      const colon = host.startsWith('[') ? host.indexOf(':', host.indexOf(']')) : host.lastIndexOf(':')
+      meta.SERVER_NAME = colon === -1 ? host : host.slice(0, colon)
+      meta.SERVER_PORT = colon === -1 ? (this.#encrypted ? '443' : '80') : host.slice(colon + 1)
+      meta.SERVER_PROTOCOL = `HTTP/${this.fastify.raw.httpVersion}`
+      meta['wsgi.url_scheme'] = this.scheme
+      this.#META = meta
+    }
+    return this.#META
+  }
+
+  /** Cookies sent with the request. */
+  get COOKIES (): Record<string, string> {
+    this.#COOKIES ??= parseCookies(this.headers.get('cookie'))
+    return this.#COOKIES
+  }
+
+  /** Which URL pattern matched; for a plain Fastify route, its URL and params. */
+  get resolverMatch (): ResolverMatch | null {
+    if (this.#resolverMatch === undefined) this.#resolverMatch = buildMatch(this.#match, this.fastify)
+    return this.#resolverMatch
+  }
+
+  /** Aborted when the client goes away before the response is sent. */
+  get signal (): AbortSignal {
+    if (this.#controller === undefined) {
+      const controller = new AbortController()
+      this.#controller = controller
+      const res = this.#reply.raw
+      const abort = (): void => {
+        if (!res.writableEnded) controller.abort(new Error('Client disconnected'))
+      }
+      if (res.destroyed || this.fastify.raw.destroyed) abort()
+      else res.once('close', abort)
+    }
+    return this.#controller.signal
+  }
+
+  /** The user middleware or a Fastify hook attached (shared with the FastifyRequest). */
+  get user (): RequestUser {
+    return (this.fastify as { user?: unknown }).user as RequestUser
+  }
+
+  set user (value: RequestUser) {
+    (this.fastify as { user?: unknown }).user = value
+  }
+
+  /** Host and port from the Host header (or X-Forwarded-Host under `trustProxy`); invalid -> DisallowedHost (400). */
+  getHost (): string {
+    const host = this.fastify.host
+    if (!HOST.test(host)) throw new DisallowedHost(`Invalid HTTP_HOST header: ${JSON.stringify(host)}.`)
+    return host
+  }
+
+  getPort (): string {
+    return this.META.SERVER_PORT
+  }
+
+  isSecure (): boolean {
+    return this.scheme === 'https'
+  }
+
+  /** Path and query string as the client sent them (`/a/?b=1`). */
+  getFullPath (forceAppendSlash = false): string {
+    const q = this.#url.indexOf('?')
+    let path = q === -1 ? this.#url : this.#url.slice(0, q)
+    if (forceAppendSlash && !path.endsWith('/')) path += '/'
+    return q === -1 ? path : path + this.#url.slice(q)
+  }
+
+  /** An absolute URI for `location` (default: this request's full path). */
+  buildAbsoluteUri (location?: string): string {
+    return new URL(location ?? this.getFullPath(), `${this.scheme}://${this.getHost()}`).href
+  }
+
+  /** `reverse()` for the app that serves this request. */
+  reverse (name: string, options?: ReverseOptions): string {
+    return this.#context.reverse(name, options)
+  }
+
+  /** Whether the client sent `X-Requested-With: XMLHttpRequest`. */
+  isAjax (): boolean {
+    return this.headers.get('x-requested-with') === 'XMLHttpRequest'
+  }
+
+  toString (): string {
+    return `<HttpRequest: ${this.method} '${this.getFullPath()}'>`
+  }
+
+  /** @internal the match this request was routed with. */
+  get [kMatchData] (): MatchData | undefined { return this.#match }
+
+  /** @internal what the innermost layer of the middleware chain calls. */
+  declare [kInner]: ((request: HttpRequest) => Promise<import('./response.js').HttpResponse>) | undefined
+}
+
+/**
+ * Types users add by declaration merging:
+ * `declare module 'fastify-async-views' { interface AsyncViewsTypes { user: User } }`.
+ */
+
+export interface AsyncViewsTypes {}
+
+/** The type of `request.user` (see AsyncViewsTypes). */
+export type RequestUser = AsyncViewsTypes extends { user: infer U } ? U : unknown
+
+/** Extra attributes middleware may attach; augment it for typed `request.foo`. */
+
+export interface HttpRequest {}
+
+/** Where a plain Fastify route's raw body copy is kept (see the middleware adapter). */
+export const kRawBody = Symbol('fastify-async-views.rawBody')
+
+const EMPTY = Buffer.alloc(0)
+
+function buildMatch (match: MatchData | undefined, request: FastifyRequest): ResolverMatch | null {
+  if (match?.pattern !== undefined) {
+    const flat = match.pattern
+    const urlName = flat.pattern.name
+    const namespace = flat.namespaces.join(':')
+    const func = flat.view
+    return {
+      func,
+      args: match.args,
+      kwargs: match.kwargs,
+      urlName,
+      route: flat.route,
+      namespaces: flat.namespaces,
+      namespace,
+      appNames: flat.appNames,
+      appName: flat.appNames.join(':'),
+      viewName: urlName === undefined ? (func.name || '<anonymous>') : namespace === '' ? urlName : `${namespace}:${urlName}`
+    }
+  }
+  if (request.is404) return null
+  const options = request.routeOptions
+  const params = (request.params ?? {}) as Record<string, unknown>
+  return {
+    func: options.handler,
+    args: [],
+    kwargs: { ...params },
+    urlName: undefined,
+    route: options.url ?? '',
+    namespaces: [],
+    namespace: '',
+    appNames: [],
+    appName: '',
+    viewName: options.handler?.name || '<anonymous>'
+  }
+}

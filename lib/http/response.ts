@@ -1,0 +1,243 @@
+import { STATUS_CODES } from 'node:http'
+import { kApply, kDeferredLocation } from '../symbols.js'
+import { ResponseHeaders, type HeaderValue } from './headers.js'
+import { serializeCookie, type CookieOptions } from './cookies.js'
+import { DisallowedRedirect } from './exceptions.js'
+import type { ReverseOptions } from '../urls/reverse.js'
+
+/** What a response writes into: the part of FastifyReply it needs. */
+export interface ReplyLike {
+  code (statusCode: number): unknown
+  header (name: string, value: unknown): unknown
+}
+
+/** What sending needs from the app: `reverse` for redirects by URL name. */
+export interface SendContext {
+  reverse (name: string, options?: ReverseOptions): string
+}
+
+export interface ResponseOptions {
+  status?: number
+  contentType?: string
+  headers?: Record<string, HeaderValue> | Iterable<[string, HeaderValue]>
+}
+
+export type Content = string | Buffer | Uint8Array
+
+const HTML = 'text/html; charset=utf-8'
+
+/** Django's HttpResponse: status, case-insensitive headers, cookies and a body. */
+export class HttpResponse {
+  #status = 200
+  // Headers are built on first access: most responses only carry a content type.
+  #headers: ResponseHeaders | undefined
+  #contentType: string | undefined
+  #cookies: Map<string, string> | undefined
+  #body: string | Buffer
+
+  constructor (content: Content = '', options?: ResponseOptions) {
+    this.#body = toBody(content)
+    this.#contentType = HTML
+    if (options !== undefined) this.init(options)
+  }
+
+  /** Applies the common options; subclasses call it after choosing defaults. */
+  protected init (options: ResponseOptions): void {
+    if (options.status !== undefined) this.statusCode = options.status
+    if (options.contentType !== undefined) this.#contentType = options.contentType
+    if (options.headers !== undefined) {
+      const headers = this.headers
+      for (const [name, value] of Symbol.iterator in options.headers ? options.headers as Iterable<[string, HeaderValue]> : Object.entries(options.headers)) {
+        headers.set(name, value)
+      }
+    }
+  }
+
+  get statusCode (): number { return this.#status }
+  set statusCode (code: number) {
+    if (!Number.isInteger(code) || code < 100 || code > 599) throw new RangeError(`Invalid status code: ${String(code)}`)
+    this.#status = code
+  }
+
+  /** Django's `reason_phrase`. */
+  get reasonPhrase (): string { return STATUS_CODES[this.statusCode] ?? 'Unknown Status Code' }
+
+  get headers (): ResponseHeaders {
+    if (this.#headers === undefined) {
+      this.#headers = new ResponseHeaders()
+      if (this.#contentType !== undefined) this.#headers.set('content-type', this.#contentType)
+    }
+    return this.#headers
+  }
+
+  /** False here; true on StreamingHttpResponse and its subclasses. */
+  get streaming (): boolean { return false }
+
+  /** The body as bytes. */
+  get content (): Buffer {
+    if (typeof this.#body === 'string') this.#body = Buffer.from(this.#body)
+    return this.#body
+  }
+
+  set content (value: Content) {
+    this.#body = toBody(value)
+  }
+
+  /** The body as text (UTF-8). */
+  get text (): string {
+    return typeof this.#body === 'string' ? this.#body : this.#body.toString()
+  }
+
+  setCookie (name: string, value = '', options?: CookieOptions): void {
+    this.#cookies ??= new Map()
+    this.#cookies.set(name, serializeCookie(name, value, options))
+  }
+
+  /** Expires a cookie on the client (same path and domain as when it was set). */
+  deleteCookie (name: string, options: Pick<CookieOptions, 'path' | 'domain' | 'sameSite'> = {}): void {
+    const secure = name.startsWith('__Secure-') || name.startsWith('__Host-') || options.sameSite?.toString().toLowerCase() === 'none'
+    this.setCookie(name, '', { ...options, maxAge: 0, expires: new Date(0), secure })
+  }
+
+  /** Serialised Set-Cookie values, in the order set. */
+  get cookies (): string[] {
+    return this.#cookies === undefined ? [] : [...this.#cookies.values()]
+  }
+
+  /** Raw body for sending (no copy). */
+  protected get rawBody (): string | Buffer { return this.#body }
+
+  /** Writes status and headers into the reply; returns the payload to send. */
+  [kApply] (reply: ReplyLike, _context: SendContext): unknown {
+    reply.code(this.#status)
+    if (this.#headers === undefined) {
+      if (this.#contentType !== undefined) reply.header('content-type', this.#contentType)
+    } else {
+      for (const [name, value] of this.#headers) reply.header(name, value)
+    }
+    if (this.#cookies !== undefined) reply.header('set-cookie', this.cookies)
+    return this.#body
+  }
+
+  /** Drops the default content type (for bodiless responses such as 304). */
+  protected clearContentType (): void {
+    this.#contentType = undefined
+    this.#headers?.delete('content-type')
+  }
+}
+
+function toBody (content: Content): string | Buffer {
+  if (typeof content === 'string' || Buffer.isBuffer(content)) return content
+  if (content instanceof Uint8Array) return Buffer.from(content.buffer, content.byteOffset, content.byteLength)
+  throw new TypeError('HttpResponse content must be a string, a Buffer or a Uint8Array')
+}
+
+export interface JsonResponseOptions extends ResponseOptions {
+  /** When true (the default) only a plain object may be serialised, as in Django. */
+  safe?: boolean
+  /** Passed to JSON.stringify. */
+  replacer?: (this: unknown, key: string, value: unknown) => unknown
+  space?: string | number
+}
+
+/** A JSON body with `Content-Type: application/json`. */
+export class JsonResponse extends HttpResponse {
+  constructor (data: unknown, options?: JsonResponseOptions) {
+    if ((options?.safe ?? true) && !isPlainObject(data)) {
+      throw new TypeError('In order to allow non-object values to be serialized set the safe option to false.')
+    }
+    const json = JSON.stringify(data, options?.replacer, options?.space)
+    if (json === undefined) throw new TypeError('JsonResponse data is not serializable to JSON')
+    super(json)
+    this.init(options === undefined ? JSON_DEFAULTS : { contentType: 'application/json', ...options })
+  }
+}
+
+const JSON_DEFAULTS: ResponseOptions = { contentType: 'application/json' }
+
+export function isPlainObject (value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+const ALLOWED_SCHEMES = new Set(['http', 'https', 'ftp'])
+
+/** Base of the redirects: `Location` set from `url`, unsafe schemes refused. */
+export class HttpResponseRedirectBase extends HttpResponse {
+  protected static defaultStatus = 302
+
+  constructor (url: string | URL, options?: ResponseOptions) {
+    super('', options)
+    if (options?.status === undefined) this.statusCode = (this.constructor as typeof HttpResponseRedirectBase).defaultStatus
+    this.headers.set('location', checkRedirect(String(url)))
+  }
+
+  get url (): string { return this.headers.get('location') ?? '' }
+
+  override [kApply] (reply: ReplyLike, context: SendContext): unknown {
+    const deferred = (this as { [kDeferredLocation]?: DeferredLocation })[kDeferredLocation]
+    if (deferred !== undefined) this.headers.set('location', deferred.resolve(context))
+    return super[kApply](reply, context)
+  }
+}
+
+/** Refuses `javascript:` and other schemes a redirect must not send a browser to. */
+export function checkRedirect (location: string): string {
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(location)
+  if (scheme !== null && !ALLOWED_SCHEMES.has(scheme[1].toLowerCase())) {
+    throw new DisallowedRedirect(`Unsafe redirect to URL with protocol '${scheme[1]}'`)
+  }
+  return location
+}
+
+/** A redirect whose target is a URL name, resolved when the response is sent. */
+export interface DeferredLocation {
+  resolve (context: SendContext): string
+}
+
+/** 302 Found. */
+export class HttpResponseRedirect extends HttpResponseRedirectBase {}
+
+/** 301 Moved Permanently. */
+export class HttpResponsePermanentRedirect extends HttpResponseRedirectBase {
+  protected static override defaultStatus = 301
+}
+
+/** 304 Not Modified: no body, no content type. */
+export class HttpResponseNotModified extends HttpResponse {
+  constructor (options?: Omit<ResponseOptions, 'contentType'>) {
+    super('', options)
+    this.statusCode = 304
+    this.clearContentType()
+  }
+}
+
+function fixedStatus (status: number): typeof HttpResponse {
+  return class extends HttpResponse {
+    constructor (content?: Content, options?: ResponseOptions) {
+      super(content, options)
+      if (options?.status === undefined) this.statusCode = status
+    }
+  }
+}
+
+/** 400 Bad Request. */
+export class HttpResponseBadRequest extends fixedStatus(400) {}
+/** 403 Forbidden. */
+export class HttpResponseForbidden extends fixedStatus(403) {}
+/** 404 Not Found. */
+export class HttpResponseNotFound extends fixedStatus(404) {}
+/** 410 Gone. */
+export class HttpResponseGone extends fixedStatus(410) {}
+/** 500 Internal Server Error. */
+export class HttpResponseServerError extends fixedStatus(500) {}
+
+/** 405 with an `Allow` header listing the permitted methods. */
+export class HttpResponseNotAllowed extends HttpResponse {
+  constructor (permittedMethods: readonly string[], content?: Content, options?: ResponseOptions) {
+    super(content, options)
+    if (options?.status === undefined) this.statusCode = 405
+    this.headers.set('allow', permittedMethods.map((m) => m.toUpperCase()).join(', '))
+  }
+}

@@ -1,0 +1,56 @@
+export { asyncViews, asyncViews as default } from './plugin.js'
+export type { AsyncViewsOptions } from './plugin.js'
+
+export { AsyncViewsError, ImproperlyConfigured, NoReverseMatch, ChannelFull, ChannelLayerUnavailable } from './errors.js'
+
+export { path, rePath, include, URLPattern, URLResolver, Include } from './urls/patterns.js'
+export type { PathOptions, URLConf, URLConfModule, URLEntry } from './urls/patterns.js'
+export { registerConverter } from './urls/converters.js'
+export type { Converter, Converters } from './urls/converters.js'
+export type { KwargsOf } from './urls/types.js'
+export type { ReverseOptions, ReverseFunction, QueryInput } from './urls/reverse.js'
+
+export { HttpRequest } from './http/request.js'
+export type { ResolverMatch, AsyncViewsTypes, RequestUser } from './http/request.js'
+export { QueryDict } from './http/querydict.js'
+export { RequestHeaders, ResponseHeaders } from './http/headers.js'
+export type { HeaderValue } from './http/headers.js'
+export type { CookieOptions } from './http/cookies.js'
+export {
+  HttpResponse,
+  JsonResponse,
+  HttpResponseRedirectBase,
+  HttpResponseRedirect,
+  HttpResponsePermanentRedirect,
+  HttpResponseNotModified,
+  HttpResponseBadRequest,
+  HttpResponseForbidden,
+  HttpResponseNotFound,
+  HttpResponseGone,
+  HttpResponseServerError,
+  HttpResponseNotAllowed
+} from './http/response.js'
+export type { ResponseOptions, JsonResponseOptions, Content } from './http/response.js'
+export { StreamingHttpResponse, FileResponse, EventStreamResponse, formatEvent } from './http/streaming.js'
+export type { StreamingContent, Chunk, FileResponseOptions, ServerSentEvent, EventStreamOptions } from './http/streaming.js'
+export {
+  HttpException,
+  Http404,
+  PermissionDenied,
+  BadRequest,
+  SuspiciousOperation,
+  DisallowedHost,
+  DisallowedRedirect,
+  MiddlewareNotUsed
+} from './http/exceptions.js'
+export type { ErrorView } from './http/handler.js'
+
+export { View } from './views/view.js'
+export type { ClassBasedView } from './views/view.js'
+export { RedirectView } from './views/redirect-view.js'
+export { requireHttpMethods, requireGET, requirePOST, requireSAFE } from './views/decorators.js'
+export { redirect, getObjectOr404, getListOr404 } from './views/shortcuts.js'
+export type { RedirectOptions } from './views/shortcuts.js'
+export type { ViewFunction, ViewResult } from './views/types.js'
+
+export type { Middleware, MiddlewareFunction, MiddlewareObject, MiddlewareInstance, GetResponse, ProcessView, ProcessException } from './middleware/types.js'

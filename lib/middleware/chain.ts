@@ -1,0 +1,108 @@
+import { ImproperlyConfigured } from '../errors.js'
+import { MiddlewareNotUsed } from '../http/exceptions.js'
+import type { HttpRequest } from '../http/request.js'
+import { HttpResponse } from '../http/response.js'
+import type { GetResponse, Middleware, MiddlewareInstance, ProcessException, ProcessView } from './types.js'
+
+/** Turns an error into a response; the chain never throws past a layer. */
+export type ConvertError = (request: HttpRequest, error: unknown) => Promise<HttpResponse>
+
+/** The built onion: call it with a request, and the hooks in Django's order. */
+export interface Chain {
+  call: GetResponse
+  /** Outermost first. */
+  processView: ProcessView[]
+  /** Innermost first. */
+  processException: ProcessException[]
+  names: string[]
+}
+
+/** Thrown when a layer returns something that is not an HttpResponse. */
+export class InvalidMiddlewareResult extends Error {
+  override get name (): string { return 'InvalidMiddlewareResult' }
+}
+
+/**
+ * Builds the chain once, as Django's `load_middleware`: the last middleware
+ * wraps `core`, each earlier one wraps the next. Every layer is wrapped so an
+ * exception becomes a response (Django's `convert_exception_to_response`).
+ */
+export function buildChain (
+  middleware: readonly Middleware[],
+  core: GetResponse,
+  convert: ConvertError,
+  onNotUsed: (name: string, error: MiddlewareNotUsed) => void = () => {}
+): Chain {
+  let handler = guard(core, 'the view', convert)
+  const processView: ProcessView[] = []
+  const processException: ProcessException[] = []
+  const names: string[] = []
+  for (let i = middleware.length - 1; i >= 0; i--) {
+    const factory = middleware[i]
+    const name = nameOf(factory, i)
+    if (typeof factory !== 'function') throw new ImproperlyConfigured(`middleware[${i}] must be a factory function or a class (got ${typeof factory})`)
+    let instance: MiddlewareInstance
+    try {
+      instance = isClass(factory)
+        ? new (factory as new (g: GetResponse) => MiddlewareInstance)(handler)
+        : (factory as (g: GetResponse) => MiddlewareInstance)(handler)
+    } catch (error) {
+      if (error instanceof MiddlewareNotUsed) {
+        onNotUsed(name, error)
+        continue
+      }
+      throw new ImproperlyConfigured(`middleware[${i}] (${name}) failed to build: ${(error as Error)?.message ?? String(error)}`, { cause: error })
+    }
+    const call = callOf(instance, name, i)
+    if (typeof instance.processView === 'function') processView.unshift(instance.processView.bind(instance))
+    if (typeof instance.processException === 'function') processException.push(instance.processException.bind(instance))
+    const next = handler
+    handler = guard((request) => call(request, next), name, convert)
+    names.unshift(name)
+  }
+  return { call: handler, processView, processException, names }
+}
+
+function callOf (instance: MiddlewareInstance, name: string, index: number): (request: HttpRequest, next: GetResponse) => unknown {
+  if (typeof instance === 'function') return instance
+  if (instance !== null && typeof instance === 'object' && typeof instance.call === 'function') {
+    return (request, next) => instance.call(request, next)
+  }
+  throw new ImproperlyConfigured(`middleware[${index}] (${name}) must produce a function or an object with a call(request) method`)
+}
+
+function guard (layer: (request: HttpRequest) => unknown, name: string, convert: ConvertError): GetResponse {
+  const check = (request: HttpRequest, result: unknown): HttpResponse | Promise<HttpResponse> => {
+    if (result instanceof HttpResponse) return result
+    return convert(request, new InvalidMiddlewareResult(`${name} returned ${describeResult(result)} instead of an HttpResponse`))
+  }
+  return (request) => {
+    let result: unknown
+    try {
+      result = layer(request)
+    } catch (error) {
+      return convert(request, error)
+    }
+    if (result instanceof HttpResponse) return Promise.resolve(result)
+    if (result !== null && typeof (result as Promise<unknown>)?.then === 'function') {
+      return (result as Promise<unknown>).then((value) => check(request, value), (error) => convert(request, error))
+    }
+    return Promise.resolve(check(request, result))
+  }
+}
+
+function describeResult (value: unknown): string {
+  if (value === undefined) return 'undefined'
+  if (value === null) return 'null'
+  if (typeof value === 'object') return `an object (${Object.getPrototypeOf(value)?.constructor?.name ?? 'null prototype'})`
+  return `a ${typeof value}`
+}
+
+function isClass (fn: Function): boolean {
+  return /^class[\s{]/.test(Function.prototype.toString.call(fn))
+}
+
+function nameOf (factory: unknown, index: number): string {
+  const name = typeof factory === 'function' ? factory.name : ''
+  return name === '' ? `middleware[${index}]` : name
+}

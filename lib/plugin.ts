@@ -1,0 +1,310 @@
+import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HTTPMethods, onRequestHookHandler, preParsingHookHandler, RouteOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import { STATUS_CODES } from 'node:http'
+import { isAbsolute, resolve as resolvePath_ } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { ImproperlyConfigured } from './errors.js'
+import { kInner } from './symbols.js'
+import { Handler, Resolver404, type ErrorView } from './http/handler.js'
+import { DisallowedHost } from './http/exceptions.js'
+import { HttpResponsePermanentRedirect } from './http/response.js'
+import { PRODUCTION_500, debugDetails, messageOf, read } from './http/problems.js'
+import { hasBody, teeRawBody } from './http/raw-body.js'
+import { buildChain } from './middleware/chain.js'
+import { installMiddleware } from './middleware/adapter.js'
+import type { Middleware } from './middleware/types.js'
+import { flatten, type FlatPattern } from './urls/compile.js'
+import type { URLConf } from './urls/patterns.js'
+import { buildRoutes, resolvePath, type RouteGroup } from './urls/router.js'
+import { Reverser, type ReverseOptions } from './urls/reverse.js'
+import { describe } from './urls/patterns.js'
+
+/** Options of `app.register(asyncViews, options)`. */
+export interface AsyncViewsOptions {
+  /** HTTP URL patterns (`path`, `rePath`, `include`), or a promise of them. */
+  urlpatterns?: URLConf | PromiseLike<URLConf>
+  /** A module (file URL or path) exporting `urlpatterns`, instead of `urlpatterns`. */
+  urlconf?: string | URL
+  /** Django-style middleware, outermost first. */
+  middleware?: readonly Middleware[]
+  /** Django's APPEND_SLASH: GET/HEAD `/a` redirects to `/a/` when only that is routed. Default true. */
+  appendSlash?: boolean
+  /** Detailed 404/500 bodies (stack, patterns tried). Never on by default. */
+  debug?: boolean
+  handler400?: ErrorView
+  handler403?: ErrorView
+  handler404?: ErrorView
+  handler500?: ErrorView
+  /** Fastify's register option: prefixes every pattern (and what `reverse` returns). */
+  prefix?: string
+}
+
+const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE']
+const KNOWN = new Set(['urlpatterns', 'urlconf', 'middleware', 'appendSlash', 'debug', 'handler400', 'handler403', 'handler404', 'handler500', 'prefix', 'logLevel', 'logSerializers'])
+// A valid host[:port] (Django's host_validation_re).
+const HOST = /^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(:[0-9]+)?$/i
+
+let fastifyDefaultErrorHandler: unknown
+
+async function defaultErrorHandler (): Promise<unknown> {
+  if (fastifyDefaultErrorHandler === undefined) {
+    const { default: Fastify } = await import('fastify')
+    fastifyDefaultErrorHandler = Fastify().errorHandler
+  }
+  return fastifyDefaultErrorHandler
+}
+
+const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews (app, options) {
+  checkOptions(options)
+  const debug = options.debug === true
+  const prefix = joinPrefix(app.prefix, options.prefix)
+  const patterns = await flatten(await loadUrlpatterns(options))
+  const routes = buildRoutes(patterns)
+  const reverser = new Reverser(patterns, prefix)
+  const reverse = (name: string, opts?: ReverseOptions): string => reverser.reverse(name, opts)
+  const defaultHandler = await defaultErrorHandler()
+
+  const handler = new Handler({
+    debug,
+    handlers: { 400: options.handler400, 403: options.handler403, 404: options.handler404, 500: options.handler500 },
+    patterns,
+    context: { prefixLength: prefix.length, reverse },
+    hasUserErrorHandler: () => app.errorHandler !== defaultHandler
+  })
+
+  let markViewRoute: onRequestHookHandler | undefined
+  if (options.middleware !== undefined && options.middleware.length > 0) {
+    const chain = buildChain(options.middleware, (request) => (request[kInner] as NonNullable<typeof request[typeof kInner]>)(request), handler.convert,
+      (name) => app.log.debug(`middleware ${name} not used (MiddlewareNotUsed)`))
+    if (chain.names.length > 0) {
+      handler.chain = chain
+      markViewRoute = installMiddleware(app, handler, chain)
+    }
+  }
+
+  try {
+    app.decorate('reverse', reverse)
+    app.decorateRequest('reverse', function (this: FastifyRequest, name: string, opts?: ReverseOptions) { return reverser.reverse(name, opts) })
+  } catch (error) {
+    throw new ImproperlyConfigured('fastify-async-views is registered twice in the same context; register it once per encapsulation context', { cause: error })
+  }
+
+  installNotFound(app, handler, patterns, prefix, options)
+
+  // Our view routes' errors that reach Fastify: the user's handler if they set one, else our bodies.
+  const routeErrorHandler = function (this: FastifyInstance, error: FastifyError, req: FastifyRequest, reply: FastifyReply): unknown {
+    const current = app.errorHandler
+    if (current !== defaultHandler) return current.call(app, error, req, reply)
+    return fastifyErrorBody(error, req, reply, debug)
+  }
+
+  await app.register(async function viewRoutes (inner) {
+    // Views get the raw bytes whatever the content type (Django parses lazily).
+    inner.removeAllContentTypeParsers()
+    inner.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => { done(null, body) })
+    for (const group of routes) addRoute(inner, group, handler, routeErrorHandler, markViewRoute)
+  }, { prefix: options.prefix ?? '' })
+}
+
+function addRoute (
+  inner: FastifyInstance,
+  group: RouteGroup,
+  handler: Handler,
+  errorHandler: RouteOptions['errorHandler'],
+  markViewRoute: onRequestHookHandler | undefined
+): void {
+  const { method, onRequest, preParsing, ...routeOptions } = group.owner.pattern.routeOptions as Partial<RouteOptions>
+  const names = group.paramNames
+  const candidates = group.candidates
+  const count = names.length
+  let lastHost: string | undefined
+  const view = function (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> | FastifyReply {
+    const host = req.raw.headers.host
+    if (host !== lastHost && host !== undefined) {
+      if (!HOST.test(host)) return handler.serveError(req, reply, () => new DisallowedHost(`Invalid HTTP_HOST header: ${JSON.stringify(host)}.`))
+      lastHost = host
+    }
+    let values: string[] = EMPTY
+    if (count > 0) {
+      const params = req.params as Record<string, string>
+      values = new Array(count)
+      for (let i = 0; i < count; i++) values[i] = params[names[i]]
+    }
+    for (let i = 0; i < candidates.length; i++) {
+      const match = candidates[i].match(values)
+      if (match !== null) return handler.serveView(req, reply, match)
+    }
+    return handler.serveNotFound(req, reply)
+  }
+  Object.defineProperty(view, 'name', { value: group.owner.view.name || 'view' })
+  const hooks = [markViewRoute, onRequest].flat().filter((h) => h !== undefined) as onRequestHookHandler[]
+  const parsing = [preParsing].flat().filter((h) => h !== undefined)
+  // A body schema needs Fastify's JSON parser; keep the raw bytes beside it.
+  if ((routeOptions.schema as { body?: unknown } | undefined)?.body !== undefined) {
+    const keepRaw: preParsingHookHandler = (req, _reply, payload, done) => {
+      done(null, hasBody(req) ? teeRawBody(req, payload) : payload)
+    }
+    parsing.unshift(keepRaw)
+  }
+  const route: RouteOptions = {
+    errorHandler,
+    prefixTrailingSlash: 'slash',
+    ...routeOptions,
+    method: method ?? METHODS,
+    url: group.url,
+    handler: view
+  }
+  if (hooks.length > 0) route.onRequest = hooks
+  if (parsing.length > 0) route.preParsing = parsing as RouteOptions['preParsing']
+  try {
+    if ((routeOptions.schema as { body?: unknown } | undefined)?.body !== undefined) {
+      addWithJsonParser(inner, route)
+    } else {
+      inner.route(route)
+    }
+  } catch (error) {
+    const code = read(error, 'code')
+    throw new ImproperlyConfigured(`URL pattern '${group.owner.pattern.toString()}' (Fastify route ${group.url}) could not be added${code === 'FST_ERR_DUPLICATED_ROUTE' ? ': another route already serves that URL and method' : ''}: ${messageOf(error)}`, { cause: error })
+  }
+}
+
+// Routes with a body schema live in a child context that keeps Fastify's parsers.
+function addWithJsonParser (inner: FastifyInstance, route: RouteOptions): void {
+  inner.register(async function schemaRoute (child) {
+    child.removeAllContentTypeParsers()
+    child.addContentTypeParser('application/json', { parseAs: 'string' }, child.getDefaultJsonParser('error', 'ignore'))
+    child.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => { done(null, body) })
+    child.route(route)
+  })
+}
+
+const EMPTY: string[] = []
+
+/** The body our view routes give errors Fastify raised itself (413, schema 400, a hook's throw). */
+function fastifyErrorBody (error: unknown, req: FastifyRequest, reply: FastifyReply, debug: boolean): FastifyReply {
+  const given = read(error, 'statusCode')
+  const status = typeof given === 'number' && given >= 400 && given <= 599 ? given : 500
+  try {
+    if (status >= 500) req.log.error({ err: error }, 'Internal Server Error')
+    else req.log.info({ err: error }, messageOf(error))
+  } catch {}
+  reply.code(status).type('application/json; charset=utf-8')
+  if (status === 500 && !debug) return reply.send(PRODUCTION_500)
+  const errorText = reply.raw.statusMessage !== '' && reply.raw.statusMessage !== undefined ? reply.raw.statusMessage : 'Error'
+  const code = read(error, 'code')
+  const body: Record<string, unknown> = {
+    statusCode: status,
+    error: STATUS_TEXT(status) ?? errorText,
+    message: status >= 500 && !debug ? STATUS_TEXT(status) : messageOf(error)
+  }
+  if (typeof code === 'string') body.code = code
+  if (debug) Object.assign(body, debugDetails(error))
+  return reply.send(JSON.stringify(body))
+}
+
+function STATUS_TEXT (status: number): string | undefined {
+  return STATUS_CODES[status]
+}
+
+/** APPEND_SLASH, handler404 and the debug 404 for requests no route matched. */
+function installNotFound (app: FastifyInstance, handler: Handler, patterns: readonly FlatPattern[], prefix: string, options: AsyncViewsOptions): void {
+  const appendSlash = options.appendSlash !== false && patterns.length > 0
+  const own404 = options.handler404 !== undefined || options.debug === true
+  if (!appendSlash && !own404) return
+  app.addHook('onRequest', function notFound (req, reply, done) {
+    if (!req.is404) {
+      done()
+      return
+    }
+    const url = req.raw.url ?? '/'
+    const q = url.indexOf('?')
+    const rawPath = q === -1 ? url : url.slice(0, q)
+    if (appendSlash && (req.raw.method === 'GET' || req.raw.method === 'HEAD') && !rawPath.endsWith('/') && rawPath.startsWith(prefix)) {
+      let decoded: string | undefined
+      try {
+        decoded = decodeURIComponent(rawPath.slice(prefix.length))
+      } catch {}
+      if (decoded !== undefined && resolvePath(patterns, decoded.replace(/^\//, '') + '/') !== undefined) {
+        // Never a protocol-relative Location (`//evil.com/`).
+        const location = (rawPath + '/').replace(/^[/\\]{2,}/, '/%2F') + (q === -1 ? '' : url.slice(q))
+        handler.send(reply, new HttpResponsePermanentRedirect(location))
+        return
+      }
+    }
+    if (own404 && rawPath.startsWith(prefix)) {
+      // Rejects only to hand the error to the user's Fastify error handler.
+      Promise.resolve(handler.serveError(req, reply, (request) => new Resolver404(request.pathInfo))).catch((error) => reply.send(error))
+      return
+    }
+    done()
+  })
+}
+
+function joinPrefix (outer: string, own: string | undefined): string {
+  let prefix = (outer ?? '') + (own ?? '')
+  if (prefix.endsWith('/')) prefix = prefix.slice(0, -1)
+  return prefix
+}
+
+async function loadUrlpatterns (options: AsyncViewsOptions): Promise<unknown> {
+  if (options.urlconf === undefined) return options.urlpatterns ?? []
+  const spec = options.urlconf
+  let url: string
+  if (spec instanceof URL) url = spec.href
+  else if (spec.startsWith('file:')) url = spec
+  else url = pathToFileURL(isAbsolute(spec) ? spec : resolvePath_(spec)).href
+  let module: { urlpatterns?: unknown, default?: { urlpatterns?: unknown } }
+  try {
+    module = await import(url)
+  } catch (error) {
+    throw new ImproperlyConfigured(`urlconf: could not import ${url}: ${messageOf(error)}`, { cause: error })
+  }
+  const urlpatterns = module.urlpatterns ?? module.default?.urlpatterns
+  if (urlpatterns === undefined) throw new ImproperlyConfigured(`urlconf: ${url} does not export urlpatterns`)
+  return urlpatterns
+}
+
+function checkOptions (options: AsyncViewsOptions): void {
+  if (options === null || typeof options !== 'object') throw new ImproperlyConfigured('options must be an object')
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) throw new ImproperlyConfigured(`Unknown option '${key}'`)
+  }
+  if (options.urlpatterns !== undefined && options.urlconf !== undefined) {
+    throw new ImproperlyConfigured("Options 'urlpatterns' and 'urlconf' cannot be used together")
+  }
+  if (options.urlconf !== undefined && typeof options.urlconf !== 'string' && !(options.urlconf instanceof URL)) {
+    throw new ImproperlyConfigured(`Option 'urlconf' must be a module path or URL (got ${describe(options.urlconf)})`)
+  }
+  const up = options.urlpatterns as unknown
+  if (up !== undefined && !Array.isArray(up) && (up === null || typeof up !== 'object')) {
+    throw new ImproperlyConfigured(`Option 'urlpatterns' must be an array of patterns, a module with urlpatterns, or a promise of one (got ${describe(up)})`)
+  }
+  if (options.middleware !== undefined) {
+    if (!Array.isArray(options.middleware)) throw new ImproperlyConfigured(`Option 'middleware' must be an array (got ${describe(options.middleware)})`)
+    options.middleware.forEach((m, i) => {
+      if (typeof m !== 'function') throw new ImproperlyConfigured(`Option 'middleware[${i}]' must be a factory function or a class (got ${describe(m)})`)
+    })
+  }
+  for (const key of ['appendSlash', 'debug'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new ImproperlyConfigured(`Option '${key}' must be a boolean (got ${describe(options[key])})`)
+  }
+  for (const key of ['handler400', 'handler403', 'handler404', 'handler500'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'function') throw new ImproperlyConfigured(`Option '${key}' must be a view function (got ${describe(options[key])})`)
+  }
+  if (options.prefix !== undefined && typeof options.prefix !== 'string') throw new ImproperlyConfigured(`Option 'prefix' must be a string (got ${describe(options.prefix)})`)
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Django's `reverse()`: the path of a named URL pattern (with the plugin's prefix). */
+    reverse (name: string, options?: ReverseOptions): string
+  }
+  interface FastifyRequest {
+    /** Django's `reverse()` for the app serving this request. */
+    reverse (name: string, options?: ReverseOptions): string
+  }
+}
+
+/** The plugin: `app.register(asyncViews, options)`. */
+export const asyncViews = fp(plugin, { fastify: '5.x', name: 'fastify-async-views' })
+export default asyncViews

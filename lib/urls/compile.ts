@@ -1,0 +1,200 @@
+import { ImproperlyConfigured } from '../errors.js'
+import type { ViewFunction } from '../views/types.js'
+import { getConverter, type Converter } from './converters.js'
+import { Include, URLPattern, URLResolver, describe, type URLConf, type URLEntry } from './patterns.js'
+import { captureGroups, escapeRegex, literalPrefix, pythonToJs } from './regex.js'
+
+/** A piece of a flattened pattern: literal text, a converter, or raw regex. */
+export type Part =
+  | { type: 'static', text: string }
+  | { type: 'converter', name: string, converterName: string, converter: Converter<any> }
+  | { type: 'regex', source: string }
+
+/** A URL pattern with every include above it folded in. */
+export interface FlatPattern {
+  pattern: URLPattern
+  parts: Part[]
+  /** Django's `route`: the full route or regex, prefixes included. */
+  route: string
+  /** False for a rePath without `$`: it matches any path it starts. */
+  endAnchored: boolean
+  namespaces: string[]
+  appNames: string[]
+  defaultKwargs: Record<string, unknown> | undefined
+  view: ViewFunction<any>
+}
+
+interface Scope {
+  parts: Part[]
+  route: string
+  namespaces: string[]
+  appNames: string[]
+  defaultKwargs: Record<string, unknown> | undefined
+}
+
+/** Flattens patterns and includes (awaiting included promises) into one list, in order. */
+export async function flatten (entries: unknown, scope?: Scope): Promise<FlatPattern[]> {
+  const list = await loadEntries(entries, scope === undefined ? 'urlpatterns' : `include at '${scope.route}'`)
+  const base: Scope = scope ?? { parts: [], route: '', namespaces: [], appNames: [], defaultKwargs: undefined }
+  const out: FlatPattern[] = []
+  for (const entry of list) {
+    if (entry instanceof URLPattern) {
+      const own = parseRoute(entry.kind, entry.route, true)
+      const parts = [...base.parts, ...own.parts]
+      checkDuplicateNames(parts, base.route + entry.route)
+      out.push({
+        pattern: entry,
+        parts,
+        route: base.route + entry.route,
+        endAnchored: own.endAnchored,
+        namespaces: base.namespaces,
+        appNames: base.appNames,
+        defaultKwargs: mergeKwargs(base.defaultKwargs, entry.defaultKwargs),
+        view: entry.view
+      })
+    } else if (entry instanceof URLResolver) {
+      const own = parseRoute(entry.kind, entry.route, false)
+      const loaded = await loadInclude(entry.include, base.route + entry.route)
+      const namespace = entry.include.namespace ?? loaded.appName
+      out.push(...await flatten(loaded.urlpatterns, {
+        parts: [...base.parts, ...own.parts],
+        route: base.route + entry.route,
+        namespaces: namespace === undefined ? base.namespaces : [...base.namespaces, namespace],
+        appNames: loaded.appName === undefined ? base.appNames : [...base.appNames, loaded.appName],
+        defaultKwargs: mergeKwargs(base.defaultKwargs, entry.defaultKwargs)
+      }))
+    } else {
+      throw new ImproperlyConfigured(`${scope === undefined ? 'urlpatterns' : `include at '${scope.route}'`} holds ${describe(entry)}; expected path(), rePath() or an include`)
+    }
+  }
+  return out
+}
+
+async function loadEntries (entries: unknown, where: string): Promise<readonly URLEntry[]> {
+  const value = await entries
+  if (!Array.isArray(value)) throw new ImproperlyConfigured(`${where} must be an array of path()/rePath() patterns (got ${describe(value)})`)
+  return value
+}
+
+async function loadInclude (include: Include, where: string): Promise<{ urlpatterns: unknown, appName: string | undefined }> {
+  let value: unknown
+  try {
+    value = await include.source
+  } catch (error) {
+    throw new ImproperlyConfigured(`include at '${where}' failed to load: ${(error as Error)?.message ?? String(error)}`, { cause: error })
+  }
+  if (Array.isArray(value)) return { urlpatterns: value, appName: undefined }
+  if (value !== null && typeof value === 'object') {
+    const module = value as { urlpatterns?: unknown, appName?: unknown, default?: unknown }
+    if (module.urlpatterns === undefined && module.default !== undefined) {
+      return await loadInclude(new Include(module.default as URLConf, include.namespace), where)
+    }
+    if (module.urlpatterns !== undefined) {
+      if (module.appName !== undefined && typeof module.appName !== 'string') throw new ImproperlyConfigured(`include at '${where}': appName must be a string`)
+      return { urlpatterns: module.urlpatterns, appName: module.appName as string | undefined }
+    }
+  }
+  throw new ImproperlyConfigured(`include at '${where}' must be a list of patterns or a module exporting urlpatterns (got ${describe(value)})`)
+}
+
+function mergeKwargs (a: Record<string, unknown> | undefined, b: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (a === undefined) return b
+  if (b === undefined) return a
+  return { ...a, ...b }
+}
+
+const PLACEHOLDER = /<([^<>]*)>/g
+
+/** Parses a Django route string or a regex source into parts. */
+export function parseRoute (kind: 'path' | 'regex', route: string, endpoint: boolean): { parts: Part[], endAnchored: boolean } {
+  if (kind === 'regex') return parseRegex(route, endpoint)
+  const parts: Part[] = []
+  let last = 0
+  for (const match of route.matchAll(PLACEHOLDER)) {
+    if (match.index > last) parts.push({ type: 'static', text: route.slice(last, match.index) })
+    const inner = match[1]
+    if (/\s/.test(inner)) throw new ImproperlyConfigured(`URL route '${route}' cannot contain whitespace in angle brackets <…>.`)
+    const colon = inner.indexOf(':')
+    const converterName = colon === -1 ? 'str' : inner.slice(0, colon)
+    const name = colon === -1 ? inner : inner.slice(colon + 1)
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      throw new ImproperlyConfigured(`URL route '${route}' uses parameter name ${JSON.stringify(name)} which isn't a valid identifier.`)
+    }
+    const converter = getConverter(converterName)
+    if (converter === undefined) throw new ImproperlyConfigured(`URL route '${route}' uses invalid converter '${converterName}'.`)
+    parts.push({ type: 'converter', name, converterName, converter })
+    last = match.index + match[0].length
+  }
+  if (last < route.length) parts.push({ type: 'static', text: route.slice(last) })
+  for (const part of parts) {
+    if (part.type === 'static' && /[<>]/.test(part.text)) throw new ImproperlyConfigured(`URL route '${route}' has an unmatched '<' or '>'.`)
+  }
+  return { parts: mergeStatic(parts), endAnchored: true }
+}
+
+function parseRegex (route: string, endpoint: boolean): { parts: Part[], endAnchored: boolean } {
+  let source = pythonToJs(route)
+  if (source.startsWith('^')) source = source.slice(1)
+  let endAnchored = false
+  if (source.endsWith('$') && !source.endsWith('\\$')) {
+    source = source.slice(0, -1)
+    endAnchored = endpoint
+  }
+  try {
+    // eslint-disable-next-line no-new
+    new RegExp(`^(?:${source})`)
+  } catch (error) {
+    throw new ImproperlyConfigured(`rePath('${route}') is not a valid regular expression: ${(error as Error).message}`)
+  }
+  const [literal, rest] = literalPrefix(source)
+  const parts: Part[] = []
+  if (literal !== '') parts.push({ type: 'static', text: literal })
+  if (rest !== '') parts.push({ type: 'regex', source: rest })
+  return { parts, endAnchored }
+}
+
+function mergeStatic (parts: Part[]): Part[] {
+  const out: Part[] = []
+  for (const part of parts) {
+    const prev = out[out.length - 1]
+    if (part.type === 'static' && prev?.type === 'static') out[out.length - 1] = { type: 'static', text: prev.text + part.text }
+    else out.push(part)
+  }
+  return out
+}
+
+function checkDuplicateNames (parts: Part[], route: string): void {
+  const seen = new Set<string>()
+  for (const part of parts) {
+    const names = part.type === 'converter' ? [part.name] : part.type === 'regex' ? captureGroups(part.source).named : []
+    for (const name of names) {
+      if (seen.has(name)) throw new ImproperlyConfigured(`URL route '${route}' uses the kwarg '${name}' twice.`)
+      seen.add(name)
+    }
+  }
+}
+
+const anchoredCache = new WeakMap<Converter<any>, RegExp>()
+
+/** The converter's regex, anchored at both ends. */
+export function fullMatch (converter: Converter<any>): RegExp {
+  let regex = anchoredCache.get(converter)
+  if (regex === undefined) {
+    regex = new RegExp(`^(?:${converter.regex})$`)
+    anchoredCache.set(converter, regex)
+  }
+  return regex
+}
+
+/** Regex source of parts, converters as named groups. */
+export function partsSource (parts: readonly Part[]): string {
+  let source = ''
+  for (const part of parts) {
+    if (part.type === 'static') source += escapeRegex(part.text)
+    else if (part.type === 'converter') source += `(?<${part.name}>${part.converter.regex})`
+    else source += part.source
+  }
+  return source
+}
+
+export { pythonToJs }

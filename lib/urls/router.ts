@@ -1,0 +1,207 @@
+import { ImproperlyConfigured } from '../errors.js'
+import { fullMatch, partsSource, type FlatPattern, type Part } from './compile.js'
+import { captureGroups } from './regex.js'
+
+/** What matching a request against a pattern gives the view. */
+export interface RouteMatch {
+  pattern: FlatPattern
+  args: string[]
+  kwargs: Record<string, unknown>
+}
+
+/** One Fastify route and the patterns that share it, tried in list order. */
+export interface RouteGroup {
+  /** The Fastify URL, relative to the plugin prefix: `/articles/:year/`, `/files/*`. */
+  url: string
+  /** Fastify param names, in order (the wildcard last, as `*`). */
+  paramNames: string[]
+  candidates: Candidate[]
+  /** Fastify options of the one pattern that may carry them. */
+  owner: FlatPattern
+}
+
+export interface Candidate {
+  pattern: FlatPattern
+  match (values: string[]): RouteMatch | null
+}
+
+// Converters whose regex takes a '/' cannot be a Fastify parameter.
+const takesSlash = (part: Part): boolean => part.type === 'converter' && (part.converterName === 'path' || fullMatch(part.converter).test('a/b'))
+
+interface Shape {
+  url: string
+  key: string
+  paramParts: Array<Extract<Part, { type: 'converter' }>>
+  rest: Part[]
+}
+
+function shapeOf (flat: FlatPattern): Shape {
+  const { parts } = flat
+  let url = '/'
+  let key = '/'
+  const paramParts: Shape['paramParts'] = []
+  let i = 0
+  for (; i < parts.length; i++) {
+    const part = parts[i]
+    if (part.type === 'static') {
+      if (part.text.includes('*')) break
+      const text = part.text.replace(/:/g, '::')
+      url += text
+      key += text
+      continue
+    }
+    if (part.type !== 'converter' || takesSlash(part)) break
+    const next = parts[i + 1]
+    const segmentStart = url.endsWith('/')
+    const segmentEnd = next === undefined ? flat.endAnchored : next.type === 'static' && next.text.startsWith('/')
+    if (!segmentStart || !segmentEnd) break
+    url += `:${part.name}`
+    key += ':'
+    paramParts.push(part)
+  }
+  const rest = parts.slice(i)
+  if (rest.length > 0 || !flat.endAnchored) {
+    url += '*'
+    key += '*'
+  }
+  return { url, key, paramParts, rest }
+}
+
+/**
+ * Groups patterns into Fastify routes. Patterns of one shape share a route;
+ * two that match exactly the same URLs are refused.
+ */
+export function buildRoutes (patterns: readonly FlatPattern[]): RouteGroup[] {
+  const groups = new Map<string, RouteGroup>()
+  const signatures = new Map<string, FlatPattern>()
+  for (const flat of patterns) {
+    const shape = shapeOf(flat)
+    const restSource = shape.rest.length > 0 || !flat.endAnchored ? `^(?:${partsSource(shape.rest)})${flat.endAnchored ? '$' : ''}` : ''
+    const signature = `${shape.key}|${shape.paramParts.map((p) => p.converter.regex).join('|')}|${restSource}|${methodsKey(flat)}`
+    const twin = signatures.get(signature)
+    if (twin !== undefined) {
+      throw new ImproperlyConfigured(`URL patterns '${twin.pattern.toString()}' and '${flat.pattern.toString()}' match exactly the same URLs; the second could never be reached.`)
+    }
+    signatures.set(signature, flat)
+    // Same URL shape and methods: one Fastify route, candidates tried in order.
+    const groupKey = `${shape.key}|${methodsKey(flat)}`
+    let group = groups.get(groupKey)
+    if (group === undefined) {
+      const paramNames = shape.paramParts.map((p) => p.name)
+      if (shape.url.endsWith('*')) paramNames.push('*')
+      group = { url: shape.url, paramNames, candidates: [], owner: flat }
+      groups.set(groupKey, group)
+    } else if (hasRouteOptions(flat)) {
+      if (hasRouteOptions(group.owner)) {
+        throw new ImproperlyConfigured(`URL patterns '${group.owner.pattern.toString()}' and '${flat.pattern.toString()}' share one Fastify route (${shape.url}); only one of them may carry Fastify route options.`)
+      }
+      group.owner = flat
+    }
+    group.candidates.push(makeCandidate(flat, shape, restSource))
+  }
+  return [...groups.values()]
+}
+
+function methodsKey (flat: FlatPattern): string {
+  const method = flat.pattern.routeOptions.method
+  return method === undefined ? '' : [method].flat().join(',')
+}
+
+function hasRouteOptions (flat: FlatPattern): boolean {
+  for (const key in flat.pattern.routeOptions) if (key !== 'method') return true
+  return false
+}
+
+function makeCandidate (flat: FlatPattern, shape: Shape, restSource: string): Candidate {
+  const converters = shape.paramParts.map((p) => p.converter)
+  const names = shape.paramParts.map((p) => p.name)
+  const checks = converters.map(fullMatch)
+  const defaults = flat.defaultKwargs
+  const count = converters.length
+
+  let rest: { regex: RegExp, named: Array<{ name: string, part: Extract<Part, { type: 'converter' }> | undefined }>, positional: number } | undefined
+  if (restSource !== '') {
+    const groups = captureGroups(restSource)
+    const converterParts = new Map(shape.rest.filter((p): p is Extract<Part, { type: 'converter' }> => p.type === 'converter').map((p) => [p.name, p]))
+    rest = {
+      regex: new RegExp(restSource),
+      named: groups.named.map((name) => ({ name, part: converterParts.get(name) })),
+      // Django passes unnamed groups as args only when there are no named ones.
+      positional: groups.named.length === 0 ? groups.unnamed : 0
+    }
+  }
+
+  return {
+    pattern: flat,
+    match (values) {
+      const kwargs: Record<string, unknown> = {}
+      for (let i = 0; i < count; i++) {
+        const value = values[i]
+        if (!checks[i].test(value)) return null
+        try {
+          kwargs[names[i]] = converters[i].toJs(value)
+        } catch {
+          return null
+        }
+      }
+      let args: string[] = EMPTY
+      if (rest !== undefined) {
+        const m = rest.regex.exec(values[count])
+        if (m === null) return null
+        for (const { name, part } of rest.named) {
+          const value = m.groups?.[name]
+          if (value === undefined) continue
+          if (part === undefined) {
+            kwargs[name] = value
+            continue
+          }
+          try {
+            kwargs[name] = part.converter.toJs(value)
+          } catch {
+            return null
+          }
+        }
+        if (rest.positional > 0) args = m.slice(1, rest.positional + 1).filter((v): v is string => v !== undefined)
+      }
+      if (defaults !== undefined) Object.assign(kwargs, defaults)
+      return { pattern: flat, args, kwargs }
+    }
+  }
+}
+
+const EMPTY: string[] = []
+
+/**
+ * Resolves a decoded path (no leading slash) against every pattern, as Django's
+ * resolver does; used off the hot path (APPEND_SLASH, debug 404s).
+ */
+export function resolvePath (patterns: readonly FlatPattern[], pathInfo: string): FlatPattern | undefined {
+  for (const flat of patterns) {
+    const regex = fullRegex(flat)
+    const m = regex.exec(pathInfo)
+    if (m === null) continue
+    let ok = true
+    for (const part of flat.parts) {
+      if (part.type !== 'converter') continue
+      try {
+        part.converter.toJs(m.groups?.[part.name] ?? '')
+      } catch {
+        ok = false
+        break
+      }
+    }
+    if (ok) return flat
+  }
+  return undefined
+}
+
+const fullRegexCache = new WeakMap<FlatPattern, RegExp>()
+
+function fullRegex (flat: FlatPattern): RegExp {
+  let regex = fullRegexCache.get(flat)
+  if (regex === undefined) {
+    regex = new RegExp(`^(?:${partsSource(flat.parts)})${flat.endAnchored ? '$' : ''}`)
+    fullRegexCache.set(flat, regex)
+  }
+  return regex
+}
