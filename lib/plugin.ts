@@ -102,6 +102,10 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
     // Views get the raw bytes whatever the content type (Django parses lazily).
     inner.removeAllContentTypeParsers()
     inner.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => { done(null, body) })
+    // Under our own prefix, 404s get a 404 context of ours (Fastify's default body), so the
+    // app's hooks (APPEND_SLASH, handler404, middleware) run for them. Without a prefix of
+    // our own, the user's context keeps its 404 handler untouched.
+    if (options.prefix !== undefined && options.prefix !== '' && options.prefix !== '/') (inner.setNotFoundHandler as () => FastifyInstance)()
     for (const group of routes) addRoute(inner, group, handler, routeErrorHandler, markViewRoute)
   }, { prefix: options.prefix ?? '' })
 }
@@ -158,7 +162,7 @@ function addRoute (
   if (parsing.length > 0) route.preParsing = parsing as RouteOptions['preParsing']
   try {
     if ((routeOptions.schema as { body?: unknown } | undefined)?.body !== undefined) {
-      addWithJsonParser(inner, route)
+      addWithJsonParser(inner, route, method === undefined)
     } else {
       inner.route(route)
     }
@@ -168,13 +172,23 @@ function addRoute (
   }
 }
 
-// Routes with a body schema live in a child context that keeps Fastify's parsers.
-function addWithJsonParser (inner: FastifyInstance, route: RouteOptions): void {
+const BODYLESS = new Set(['GET', 'HEAD', 'TRACE'])
+
+// Routes with a body schema live in a child context that keeps Fastify's JSON parser.
+// Fastify refuses a body schema on GET/HEAD/TRACE: those methods get the route without it.
+function addWithJsonParser (inner: FastifyInstance, route: RouteOptions, splitMethods: boolean): void {
   inner.register(async function schemaRoute (child) {
     child.removeAllContentTypeParsers()
     child.addContentTypeParser('application/json', { parseAs: 'string' }, child.getDefaultJsonParser('error', 'ignore'))
     child.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => { done(null, body) })
-    child.route(route)
+    if (!splitMethods) {
+      child.route(route)
+      return
+    }
+    const methods = [route.method].flat()
+    const { body: _body, ...schema } = route.schema as Record<string, unknown>
+    child.route({ ...route, method: methods.filter((m) => !BODYLESS.has(m)) })
+    child.route({ ...route, schema, method: methods.filter((m) => BODYLESS.has(m)) })
   })
 }
 
@@ -219,19 +233,20 @@ function installNotFound (app: FastifyInstance, handler: Handler, patterns: read
     const url = req.raw.url ?? '/'
     const q = url.indexOf('?')
     const rawPath = q === -1 ? url : url.slice(0, q)
-    if (appendSlash && (req.raw.method === 'GET' || req.raw.method === 'HEAD') && !rawPath.endsWith('/') && rawPath.startsWith(prefix)) {
+    const ours = rawPath === prefix || rawPath.startsWith(prefix + '/')
+    if (appendSlash && ours && (req.raw.method === 'GET' || req.raw.method === 'HEAD') && !rawPath.endsWith('/')) {
       let decoded: string | undefined
       try {
         decoded = decodeURIComponent(rawPath.slice(prefix.length))
       } catch {}
-      if (decoded !== undefined && resolvePath(patterns, decoded.replace(/^\//, '') + '/') !== undefined) {
+      if (decoded !== undefined && resolvePath(patterns, (decoded + '/').replace(/^\//, '')) !== undefined) {
         // Never a protocol-relative Location (`//evil.com/`).
         const location = (rawPath + '/').replace(/^[/\\]{2,}/, '/%2F') + (q === -1 ? '' : url.slice(q))
         handler.send(reply, new HttpResponsePermanentRedirect(location))
         return
       }
     }
-    if (own404 && rawPath.startsWith(prefix)) {
+    if (own404 && ours) {
       // Rejects only to hand the error to the user's Fastify error handler.
       Promise.resolve(handler.serveError(req, reply, (request) => new Resolver404(request.pathInfo))).catch((error) => reply.send(error))
       return

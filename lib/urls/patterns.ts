@@ -76,13 +76,11 @@ export class URLResolver {
 
 export type URLEntry = URLPattern | URLResolver
 
-type ClassView = ViewFunction<Record<string, unknown>>
-
 /**
  * `path('articles/<int:year>/', view, { name })`: a Django route with converters.
  * The view's kwargs are typed from the route string.
  */
-export function path<R extends string> (route: R, view: ViewFunction<KwargsOf<R>> | ClassView, options?: PathOptions): URLPattern
+export function path<R extends string> (route: R, view: ViewFunction<KwargsOf<R>>, options?: PathOptions): URLPattern
 export function path (route: string, view: Include, options?: Pick<PathOptions, 'kwargs'>): URLResolver
 export function path (route: string, view: ViewFunction<any> | Include, options?: PathOptions): URLEntry {
   return make('path', checkRoute(route), view, options)
@@ -92,7 +90,7 @@ export function path (route: string, view: ViewFunction<any> | Include, options?
  * `rePath(/^articles\/(?<year>[0-9]{4})\/$/, view)`: a regex route. Strings may use
  * Python's `(?P<name>...)`. Named groups become string kwargs.
  */
-export function rePath (regex: string | RegExp, view: ViewFunction<Record<string, string>> | ClassView, options?: PathOptions): URLPattern
+export function rePath (regex: string | RegExp, view: ViewFunction<Record<string, string>>, options?: PathOptions): URLPattern
 export function rePath (regex: string | RegExp, view: Include, options?: Pick<PathOptions, 'kwargs'>): URLResolver
 export function rePath (regex: string | RegExp, view: ViewFunction<any> | Include, options?: PathOptions): URLEntry {
   let source: string
@@ -140,5 +138,6 @@ export function describe (value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
   if (typeof value === 'object') return `an object (${Object.getPrototypeOf(value)?.constructor?.name ?? 'null prototype'})`
-  return typeof value
+  if (value === undefined) return 'undefined'
+  return `a ${typeof value}`
 }
