@@ -54,3 +54,5 @@ export type { RedirectOptions } from './views/shortcuts.js'
 export type { ViewFunction, ViewResult } from './views/types.js'
 
 export type { Middleware, MiddlewareFunction, MiddlewareObject, MiddlewareInstance, GetResponse, ProcessView, ProcessException } from './middleware/types.js'
+export { TimingMiddleware, createTimingMiddleware, SecurityMiddleware, createSecurityMiddleware } from './middleware/builtins.js'
+export type { TimingOptions, SecurityOptions } from './middleware/builtins.js'

@@ -110,7 +110,8 @@ export function installMiddleware (app: FastifyInstance, handler: Handler, chain
   const plainInner = (request: HttpRequest): Promise<HttpResponse> => {
     const req = request.fastify as Marked
     const exchange = req[kExchange] as Exchange
-    if (chain.processView.length > 0) return processViewThen(request, exchange)
+    // Django calls processView only for resolved views, not for 404s.
+    if (chain.processView.length > 0 && !req.is404) return processViewThen(request, exchange)
     return continueToFastify(request, exchange)
   }
 
