@@ -8,7 +8,7 @@ import { kInner } from './symbols.js'
 import { Handler, Resolver404, type ErrorView } from './http/handler.js'
 import { DisallowedHost } from './http/exceptions.js'
 import { HttpResponsePermanentRedirect } from './http/response.js'
-import { PRODUCTION_500, debugDetails, messageOf, read } from './http/problems.js'
+import { PRODUCTION_500, debugDetails, messageOf, read, safeCopy } from './http/problems.js'
 import { hasBody, teeRawBody } from './http/raw-body.js'
 import { buildChain } from './middleware/chain.js'
 import { installMiddleware } from './middleware/adapter.js'
@@ -198,10 +198,17 @@ const EMPTY: string[] = []
 function fastifyErrorBody (error: unknown, req: FastifyRequest, reply: FastifyReply, debug: boolean): FastifyReply {
   const given = read(error, 'statusCode')
   const status = typeof given === 'number' && given >= 400 && given <= 599 ? given : 500
+  const log = (err: unknown): void => {
+    if (status >= 500) req.log.error({ err }, 'Internal Server Error')
+    else req.log.info({ err }, messageOf(error))
+  }
   try {
-    if (status >= 500) req.log.error({ err: error }, 'Internal Server Error')
-    else req.log.info({ err: error }, messageOf(error))
-  } catch {}
+    log(error)
+  } catch {
+    try { log(safeCopy(error)) } catch {}
+  }
+  // Headers a failed response left behind (the cause, maybe) must not be sent.
+  for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
   reply.code(status).type('application/json; charset=utf-8')
   if (status === 500 && !debug) return reply.send(PRODUCTION_500)
   const errorText = reply.raw.statusMessage !== '' && reply.raw.statusMessage !== undefined ? reply.raw.statusMessage : 'Error'

@@ -120,7 +120,7 @@ t.test('production 500: whatever a view throws, the body is exact and the error 
     error: { make: () => new Error('secret-error-message password=hunter2'), inLog: 'secret-error-message', errorLike: true },
     string: { make: () => 'secret-string-value', inLog: 'secret-string-value' },
     undefined: { make: () => undefined },
-    null: { make: () => null },
+    null: { make: () => null, inLog: 'null' },
     number: { make: () => 31337, inLog: '31337' },
     frozen: { make: () => Object.freeze(new Error('secret-frozen-message')), inLog: 'secret-frozen-message', errorLike: true },
     getters: { make: () => throwingGetters },
@@ -269,6 +269,22 @@ t.test('debug', async (t) => {
       for (const expected of ['articles/<int:year>/', 'article-year', 'articles/<slug:slug>/', 'article-slug', 'boom/', 'things/<int:id>/', 'thing-detail']) {
         t.ok(text.includes(expected), `${url}: lists ${expected}`)
       }
+    }
+  })
+
+  t.test('debug: true lists the patterns tried under a Fastify prefix', async (t) => {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(asyncViews, { urlpatterns, debug: true, prefix: '/api' })
+    await app.ready()
+    const ok = await app.inject('/api/articles/2024/')
+    t.equal(ok.statusCode, 200)
+    t.same(ok.json(), { year: 2024 })
+    const res = await app.inject('/api/nowhere/')
+    t.equal(res.statusCode, 404)
+    t.equal(res.json().statusCode, 404)
+    for (const expected of ['articles/<int:year>/', 'article-year', 'thing-detail']) {
+      t.ok(res.body.includes(expected), `lists ${expected}`)
     }
   })
 
@@ -519,6 +535,24 @@ t.test("the user's setErrorHandler receives view errors nobody handled", async (
       t.equal(seen[0], plain)
     })
   }
+})
+
+t.test("the user's setErrorHandler in the encapsulated context the plugin is registered in", async (t) => {
+  const seen: unknown[] = []
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(async function child (child) {
+    await child.register(asyncViews, { urlpatterns: [path('plain/', async () => { throw new Error('child failure') })] })
+    child.setErrorHandler(function (error, _request, reply) {
+      seen.push(error)
+      reply.code(418).send({ child: true })
+    })
+  }, { prefix: '/child' })
+  await app.ready()
+  const res = await app.inject('/child/plain/')
+  t.equal(res.statusCode, 418)
+  t.same(res.json(), { child: true })
+  t.equal(seen.length, 1)
 })
 
 t.test('bad input', async (t) => {

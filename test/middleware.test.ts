@@ -1,5 +1,5 @@
-import t from 'tap'
-import Fastify from 'fastify'
+import t, { type Test } from 'tap'
+import Fastify, { type FastifyInstance, type FastifyServerOptions, type InjectOptions } from 'fastify'
 import { connect } from 'node:net'
 import { Readable } from 'node:stream'
 import asyncViews, {
@@ -8,7 +8,7 @@ import asyncViews, {
 } from 'fastify-async-views'
 import { captureLogs, sleep } from './helpers.ts'
 
-async function build (t: Test, options: AsyncViewsOptions, routes?: (app: ReturnType<typeof Fastify>) => void, fastifyOptions = {}) {
+async function build (t: Test, options: AsyncViewsOptions, routes?: (app: FastifyInstance) => void, fastifyOptions: FastifyServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify(fastifyOptions)
   t.teardown(() => app.close())
   routes?.(app)
@@ -16,7 +16,6 @@ async function build (t: Test, options: AsyncViewsOptions, routes?: (app: Return
   await app.ready()
   return app
 }
-type Test = Parameters<Parameters<typeof t.test>[1]>[0]
 
 function recorder (log: string[], name: string): Middleware {
   return (getResponse) => async (request) => {
@@ -64,7 +63,7 @@ t.test('factories and classes; function instances and objects with call; the gui
     }
   }
   const objectFactory: Middleware = (getResponse) => ({
-    async call (request) {
+    async call (request: HttpRequest) {
       const response = await getResponse(request)
       response.headers.set('x-object', '1')
       return response
@@ -247,7 +246,7 @@ t.test('404s, Fastify rejections and appendSlash redirects get post-processing',
     app.post('/small', { bodyLimit: 5 }, async () => 'ok')
     app.get('/schema', { schema: { querystring: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } } }, async () => 'ok')
   })
-  const cases: Array<[Parameters<typeof app.inject>[0], number]> = [
+  const cases: Array<[string | InjectOptions, number]> = [
     ['/nowhere', 404],
     ['/v/abc/', 404],
     [{ method: 'POST', url: '/json', payload: 'x', headers: { 'content-type': 'application/weird' } }, 415],

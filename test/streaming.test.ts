@@ -315,6 +315,34 @@ t.test('StreamingHttpResponse: a client that goes away stops a sync generator pr
   }
 })
 
+t.test('StreamingHttpResponse: a failing generator', async (t) => {
+  async function * failsEarly (): AsyncGenerator<string> { throw new Error('before any chunk') }
+  async function * failsLate (): AsyncGenerator<string> {
+    yield 'partial;'
+    await sleep(20)
+    throw new Error('after a chunk')
+  }
+  const { app, port } = await serve(t, [
+    path('early/', async () => new StreamingHttpResponse(failsEarly())),
+    path('bad-chunk/', async () => new StreamingHttpResponse([42 as unknown as string])),
+    path('late/', async () => new StreamingHttpResponse(failsLate())),
+    path('ok/', async () => new HttpResponse('ok'))
+  ])
+  for (const url of ['/early/', '/bad-chunk/']) {
+    const res = await app.inject(url)
+    t.equal(res.statusCode, 500, `${url}: nothing sent yet, so a 500`)
+    t.same(res.json(), PRODUCTION_500, `${url}: the production body`)
+  }
+  // Once the status line is out, the only honest signal is a cut connection.
+  const { res, body } = await get(t, port, '/late/')
+  t.equal(res.statusCode, 200)
+  await body.until(() => body.closed, 'the connection to be cut')
+  t.equal(body.ended, false, 'the body does not end cleanly')
+  t.equal(res.complete, false, 'the client knows the body is incomplete')
+  t.equal(body.text, 'partial;')
+  t.equal((await fetchText(t, port, '/ok/')).status, 200, 'the server keeps serving')
+})
+
 // ---------------------------------------------------------------------------
 // FileResponse
 
@@ -382,7 +410,7 @@ t.test('FileResponse', async (t) => {
     const download = await app.inject('/download/')
     t.equal(download.headers['content-disposition'], 'attachment; filename="report.txt"')
     t.equal(download.body, 'hello, file\n')
-    t.match(download.headers['content-type'], /^text\/plain\b/)
+    t.match(download.headers['content-type'], /^text\/plain\b/, 'type from the file name')
 
     const ownName = await app.inject('/download-own-name/')
     t.equal(ownName.headers['content-disposition'], 'attachment; filename="data.json"', 'defaults to the file\'s own name')
@@ -454,8 +482,8 @@ t.test('FileResponse from an fs.ReadStream uses the stream\'s file name, as Djan
   const res = await app.inject('/photo/')
   t.equal(res.statusCode, 200)
   t.equal(res.rawPayload.length, 8)
-  t.equal(res.headers['content-type'], 'image/png')
-  t.equal(res.headers['content-disposition'], 'inline; filename="photo.png"')
+  t.equal(res.headers['content-type'], 'image/png', 'type from the stream\'s path')
+  t.equal(res.headers['content-disposition'], 'inline; filename="photo.png"', 'filename from the stream\'s path')
 })
 
 // ---------------------------------------------------------------------------

@@ -1,3 +1,5 @@
+import { validateHeaderValue } from 'node:http'
+
 export interface CookieOptions {
   /** Seconds; also sets `Expires` for old clients, as Django does. */
   maxAge?: number
@@ -40,6 +42,8 @@ export function serializeCookie (name: string, value: string, options: CookieOpt
     cookie += `; SameSite=${sameSite[0].toUpperCase()}${sameSite.slice(1)}`
   }
   if (options.partitioned === true) cookie += '; Partitioned'
+  // Any byte Node would refuse on the wire fails here, in the view.
+  validateHeaderValue('set-cookie', cookie)
   return cookie
 }
 

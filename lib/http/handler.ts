@@ -7,7 +7,7 @@ import type { ViewFunction } from '../views/types.js'
 import { HttpRequest, type RequestContext } from './request.js'
 import { HttpResponse, JsonResponse, isPlainObject, type SendContext } from './response.js'
 import { Http404 } from './exceptions.js'
-import { PRODUCTION_500, debugDetails, messageOf, problemResponse, read, statusOfViewError } from './problems.js'
+import { PRODUCTION_500, debugDetails, messageOf, problemResponse, read, safeCopy, statusOfViewError } from './problems.js'
 
 /** Django's `handler400/403/404` take the exception; `handler500` only the request. */
 export type ErrorView = (request: HttpRequest, exception?: unknown) => unknown
@@ -189,9 +189,14 @@ export class Handler {
       if (status >= 500) log.error({ err: error }, `${status === 500 ? 'Internal Server Error' : status === 502 ? 'Bad Gateway' : status === 504 ? 'Gateway Timeout' : 'Server Error'}: ${request.path}`)
       else log.info({ err: error }, `${messageOf(error)}: ${request.path}`)
     } catch {
+      // pino's serializer writes on the error (a frozen one throws): log a plain copy instead.
       try {
-        request.fastify.log.error(`${status} on ${request.path} (the error could not be logged)`)
-      } catch {}
+        request.fastify.log.error({ err: safeCopy(error) }, `${status} on ${request.path}`)
+      } catch {
+        try {
+          request.fastify.log.error(`${status} on ${request.path} (the error could not be logged)`)
+        } catch {}
+      }
     }
   }
 

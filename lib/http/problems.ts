@@ -55,7 +55,11 @@ export function messageOf (error: unknown): string {
   try {
     return String(error)
   } catch {
-    return Object.prototype.toString.call(error)
+    try {
+      return Object.prototype.toString.call(error)
+    } catch {
+      return '[unprintable value]'
+    }
   }
 }
 
@@ -76,4 +80,16 @@ export function debugDetails (error: unknown): Record<string, unknown> {
   const cause = read(error, 'cause')
   if (cause !== undefined) details.cause = messageOf(cause)
   return details
+}
+
+/** A plain, extensible copy of an error for loggers that write on the object they log. */
+export function safeCopy (error: unknown): Record<string, unknown> {
+  const copy: Record<string, unknown> = { type: String(read(error, 'name') ?? typeof error), message: messageOf(error) }
+  const stack = read(error, 'stack')
+  if (typeof stack === 'string') copy.stack = stack
+  const code = read(error, 'code')
+  if (typeof code === 'string' || typeof code === 'number') copy.code = code
+  const cause = read(error, 'cause')
+  if (cause !== undefined) copy.cause = messageOf(cause)
+  return copy
 }

@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES, validateHeaderValue } from 'node:http'
 import { kApply, kDeferredLocation } from '../symbols.js'
 import { ResponseHeaders, type HeaderValue } from './headers.js'
 import { serializeCookie, type CookieOptions } from './cookies.js'
@@ -44,7 +44,11 @@ export class HttpResponse {
   /** Applies the common options; subclasses call it after choosing defaults. */
   protected init (options: ResponseOptions): void {
     if (options.status !== undefined) this.statusCode = options.status
-    if (options.contentType !== undefined) this.#contentType = options.contentType
+    if (options.contentType !== undefined) {
+      validateHeaderValue('content-type', options.contentType)
+      this.#contentType = options.contentType
+      this.#headers?.set('content-type', options.contentType)
+    }
     if (options.headers !== undefined) {
       const headers = this.headers
       for (const [name, value] of Symbol.iterator in options.headers ? options.headers as Iterable<[string, HeaderValue]> : Object.entries(options.headers)) {
@@ -116,6 +120,8 @@ export class HttpResponse {
       for (const [name, value] of this.#headers) reply.header(name, value)
     }
     if (this.#cookies !== undefined) reply.header('set-cookie', this.cookies)
+    // No body at all (not an empty one): Fastify then adds no content type or length.
+    if ((this.#status === 304 || this.#status === 204) && this.#body.length === 0) return undefined
     return this.#body
   }
 
@@ -184,7 +190,10 @@ export class HttpResponseRedirectBase extends HttpResponse {
 
 /** Refuses `javascript:` and other schemes a redirect must not send a browser to. */
 export function checkRedirect (location: string): string {
-  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(location)
+  // As browsers (and Python's urlsplit) read it: leading controls/spaces dropped, tabs and newlines removed.
+  // eslint-disable-next-line no-control-regex
+  const cleaned = location.replace(/^[\x00-\x20]+/, '').replace(/[\t\r\n]/g, '')
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(cleaned)
   if (scheme !== null && !ALLOWED_SCHEMES.has(scheme[1].toLowerCase())) {
     throw new DisallowedRedirect(`Unsafe redirect to URL with protocol '${scheme[1]}'`)
   }

@@ -4,6 +4,7 @@ import { basename, extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { kApply } from '../symbols.js'
 import { HttpResponse, type ReplyLike, type ResponseOptions, type SendContext } from './response.js'
+import { ResponseHeaders } from './headers.js'
 
 export type Chunk = string | Buffer | Uint8Array
 export type StreamingContent = Iterable<Chunk> | AsyncIterable<Chunk>
@@ -109,14 +110,18 @@ export class FileResponse extends StreamingHttpResponse {
 
   constructor (file: string | URL | Readable, options: FileResponseOptions = {}) {
     const path = file instanceof Readable ? undefined : (file instanceof URL || file.startsWith('file:') ? fileURLToPath(file) : file)
+    // A read stream knows its file's name (Django reads `filelike.name`).
+    const streamPath = file instanceof Readable ? (file as Readable & { path?: unknown }).path : undefined
     // The file is opened when sending, so a response that is never sent holds no descriptor.
     const lazy = path === undefined ? undefined : readLater(path)
     super(lazy ?? file as Readable, options)
     this.#path = path
     this.#lazy = lazy
-    const filename = options.filename ?? (path === undefined ? undefined : basename(path))
+    const named = path ?? (typeof streamPath === 'string' ? streamPath : undefined)
+    const filename = options.filename ?? (named === undefined ? undefined : basename(named))
     this.#filename = filename
-    if (options.contentType === undefined && !this.headers.has('content-type')) {
+    const givenType = options.contentType !== undefined || (options.headers !== undefined && new ResponseHeaders(options.headers).has('content-type'))
+    if (!givenType) {
       this.headers.set('content-type', (filename !== undefined && TYPES[extname(filename).toLowerCase()]) || 'application/octet-stream')
     }
     if (filename !== undefined || options.asAttachment === true) {
