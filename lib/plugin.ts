@@ -18,6 +18,7 @@ import type { URLConf } from './urls/patterns.js'
 import { buildRoutes, resolvePath, type RouteGroup } from './urls/router.js'
 import { Reverser, type ReverseOptions } from './urls/reverse.js'
 import { describe } from './urls/patterns.js'
+import { bridge, type SyncOptions } from './sync/bridge.js'
 
 /** Options of `app.register(asyncViews, options)`. */
 export interface AsyncViewsOptions {
@@ -35,12 +36,14 @@ export interface AsyncViewsOptions {
   handler403?: ErrorView
   handler404?: ErrorView
   handler500?: ErrorView
+  /** The sync/async bridge's worker pool (process-wide). */
+  sync?: SyncOptions
   /** Fastify's register option: prefixes every pattern (and what `reverse` returns). */
   prefix?: string
 }
 
 const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE']
-const KNOWN = new Set(['urlpatterns', 'urlconf', 'middleware', 'appendSlash', 'debug', 'handler400', 'handler403', 'handler404', 'handler500', 'prefix', 'logLevel', 'logSerializers'])
+const KNOWN = new Set(['urlpatterns', 'urlconf', 'middleware', 'appendSlash', 'debug', 'handler400', 'handler403', 'handler404', 'handler500', 'sync', 'prefix', 'logLevel', 'logSerializers'])
 // A valid host[:port] (Django's host_validation_re).
 const HOST = /^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(:[0-9]+)?$/i
 
@@ -69,13 +72,19 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
     handlers: { 400: options.handler400, 403: options.handler403, 404: options.handler404, 500: options.handler500 },
     patterns,
     context: { prefixLength: prefix.length, reverse },
-    hasUserErrorHandler: () => app.errorHandler !== defaultHandler
+    hasUserErrorHandler: () => app.errorHandler !== defaultHandler,
+    blockingWarnMs: debug ? options.sync?.blockingWarnMs ?? 100 : undefined
   })
+
+  if (options.sync !== undefined) bridge.configure(options.sync)
+  // The bridge is process-wide; closing the app terminates its threads (a later call starts new ones).
+  app.addHook('onClose', async () => { await bridge.close() })
 
   let markViewRoute: onRequestHookHandler | undefined
   if (options.middleware !== undefined && options.middleware.length > 0) {
     const chain = buildChain(options.middleware, (request) => (request[kInner] as NonNullable<typeof request[typeof kInner]>)(request), handler.convert,
-      (name) => app.log.debug(`middleware ${name} not used (MiddlewareNotUsed)`))
+      (name) => app.log.debug(`middleware ${name} not used (MiddlewareNotUsed)`),
+      debug ? (name, ms, request) => handler.warnIfSlow(`middleware ${name}`, ms, request) : undefined)
     if (chain.names.length > 0) {
       handler.chain = chain
       markViewRoute = installMiddleware(app, handler, chain)
@@ -314,6 +323,22 @@ function checkOptions (options: AsyncViewsOptions): void {
     if (options[key] !== undefined && typeof options[key] !== 'function') throw new ImproperlyConfigured(`Option '${key}' must be a view function (got ${describe(options[key])})`)
   }
   if (options.prefix !== undefined && typeof options.prefix !== 'string') throw new ImproperlyConfigured(`Option 'prefix' must be a string (got ${describe(options.prefix)})`)
+  checkSyncOptions(options.sync)
+}
+
+function checkSyncOptions (sync: SyncOptions | undefined): void {
+  if (sync === undefined) return
+  if (sync === null || typeof sync !== 'object') throw new ImproperlyConfigured(`Option 'sync' must be an object (got ${describe(sync)})`)
+  for (const key of Object.keys(sync)) {
+    if (key !== 'maxThreads' && key !== 'idleTimeout' && key !== 'blockingWarnMs') throw new ImproperlyConfigured(`Unknown option 'sync.${key}'`)
+  }
+  if (sync.maxThreads !== undefined && (!Number.isInteger(sync.maxThreads) || sync.maxThreads < 1)) {
+    throw new ImproperlyConfigured(`Option 'sync.maxThreads' must be a positive integer (got ${describe(sync.maxThreads)})`)
+  }
+  for (const key of ['idleTimeout', 'blockingWarnMs'] as const) {
+    const value = sync[key]
+    if (value !== undefined && (typeof value !== 'number' || !(value >= 0))) throw new ImproperlyConfigured(`Option 'sync.${key}' must be a number of milliseconds >= 0 (got ${describe(value)})`)
+  }
 }
 
 declare module 'fastify' {

@@ -19,6 +19,8 @@ export interface HandlerOptions {
   context: RequestContext & SendContext
   /** True when the user set their own error handler on the plugin's context. */
   hasUserErrorHandler: () => boolean
+  /** With debug: warn when a view's synchronous part blocks the loop this long (ms). */
+  blockingWarnMs?: number
 }
 
 /** An Http404 raised by routing, carrying what was tried (shown with `debug`). */
@@ -54,7 +56,7 @@ export class Handler {
     const view = match.pattern.view
     let result: unknown
     try {
-      result = view(request, match.kwargs)
+      result = this.options.blockingWarnMs === undefined ? view(request, match.kwargs) : this.timedView(request, view, match.kwargs)
     } catch (error) {
       return this.fail(request, reply, error)
     }
@@ -117,7 +119,7 @@ export class Handler {
     }
     let result: unknown
     try {
-      result = await view(request, match.kwargs)
+      result = await (this.options.blockingWarnMs === undefined ? view(request, match.kwargs) : this.timedView(request, view, match.kwargs))
     } catch (error) {
       for (const processException of chain.processException) {
         const response = await processException(request, error)
@@ -126,6 +128,25 @@ export class Handler {
       throw error
     }
     return this.toResponse(result, view)
+  }
+
+  /** Calls a view, warning when its synchronous part held the event loop (debug only). */
+  timedView (request: HttpRequest, view: ViewFunction<any>, kwargs: Record<string, unknown>): unknown {
+    const started = performance.now()
+    try {
+      return view(request, kwargs)
+    } finally {
+      this.warnIfSlow(`view ${view.name === '' ? '<anonymous>' : view.name}`, performance.now() - started, request)
+    }
+  }
+
+  /** Logs the classic mistake: blocking work on the event loop. */
+  readonly warnIfSlow = (what: string, ms: number, request: HttpRequest): void => {
+    const limit = this.options.blockingWarnMs
+    if (limit === undefined || ms < limit) return
+    try {
+      request.fastify.log.warn({ blockedMs: Math.round(ms) }, `${what} blocked the event loop for ${Math.round(ms)} ms (over ${limit} ms): move blocking work to syncToAsync() or syncView()`)
+    } catch {}
   }
 
   /** A view's return value as a response: objects and arrays become JSON. */

@@ -183,7 +183,7 @@ export class HttpResponseRedirectBase extends HttpResponse {
 
   override [kApply] (reply: ReplyLike, context: SendContext): unknown {
     const deferred = (this as { [kDeferredLocation]?: DeferredLocation })[kDeferredLocation]
-    if (deferred !== undefined) this.headers.set('location', deferred.resolve(context))
+    if (deferred !== undefined) this.headers.set('location', resolveDeferred(deferred, context))
     return super[kApply](reply, context)
   }
 }
@@ -200,9 +200,20 @@ export function checkRedirect (location: string): string {
   return location
 }
 
-/** A redirect whose target is a URL name, resolved when the response is sent. */
+/** A redirect whose target may be a URL name, resolved when the response is sent. */
 export interface DeferredLocation {
-  resolve (context: SendContext): string
+  to: string
+  options: ReverseOptions
+}
+
+// Django's resolve_url: a name if it reverses; else a URL if it looks like one.
+function resolveDeferred (deferred: DeferredLocation, context: SendContext): string {
+  try {
+    return context.reverse(deferred.to, deferred.options)
+  } catch (error) {
+    if ((error as Error)?.name === 'NoReverseMatch' && deferred.to.includes('.')) return checkRedirect(deferred.to)
+    throw error
+  }
 }
 
 /** 302 Found. */

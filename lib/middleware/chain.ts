@@ -31,7 +31,8 @@ export function buildChain (
   middleware: readonly Middleware[],
   core: GetResponse,
   convert: ConvertError,
-  onNotUsed: (name: string, error: MiddlewareNotUsed) => void = () => {}
+  onNotUsed: (name: string, error: MiddlewareNotUsed) => void = () => {},
+  watch?: SlowWatch
 ): Chain {
   let handler = guard(core, 'the view', convert)
   const processView: ProcessView[] = []
@@ -41,11 +42,13 @@ export function buildChain (
     const factory = middleware[i]
     const name = nameOf(factory, i)
     if (typeof factory !== 'function') throw new ImproperlyConfigured(`middleware[${i}] must be a factory function or a class (got ${typeof factory})`)
+    const clock = watch === undefined ? undefined : new LayerClock(handler)
+    const given = clock?.next ?? handler
     let instance: MiddlewareInstance
     try {
       instance = isClass(factory)
-        ? new (factory as new (g: GetResponse) => MiddlewareInstance)(handler)
-        : (factory as (g: GetResponse) => MiddlewareInstance)(handler)
+        ? new (factory as new (g: GetResponse) => MiddlewareInstance)(given)
+        : (factory as (g: GetResponse) => MiddlewareInstance)(given)
     } catch (error) {
       if (error instanceof MiddlewareNotUsed) {
         onNotUsed(name, error)
@@ -56,11 +59,49 @@ export function buildChain (
     const call = callOf(instance, name, i)
     if (typeof instance.processView === 'function') processView.unshift(instance.processView.bind(instance))
     if (typeof instance.processException === 'function') processException.push(instance.processException.bind(instance))
-    const next = handler
-    handler = guard((request) => call(request, next), name, convert)
+    const next = given
+    handler = guard(clock === undefined || watch === undefined ? (request) => call(request, next) : clock.wrap(call, name, watch), name, convert)
     names.unshift(name)
   }
   return { call: handler, processView, processException, names }
+}
+
+/** Told when a layer's synchronous part held the event loop too long (debug only). */
+export type SlowWatch = (name: string, ms: number, request: HttpRequest) => void
+
+/**
+ * Times a layer's own synchronous part: the clock pauses while inner layers
+ * run synchronously (sync parts nest, so a saved/restored counter is enough).
+ */
+class LayerClock {
+  inner = 0
+  readonly next: GetResponse
+
+  constructor (next: GetResponse) {
+    this.next = (request) => {
+      const started = performance.now()
+      try {
+        return next(request)
+      } finally {
+        this.inner += performance.now() - started
+      }
+    }
+  }
+
+  wrap (call: (request: HttpRequest, next: GetResponse) => unknown, name: string, watch: SlowWatch): (request: HttpRequest) => unknown {
+    return (request) => {
+      const saved = this.inner
+      this.inner = 0
+      const started = performance.now()
+      try {
+        return call(request, this.next)
+      } finally {
+        const own = performance.now() - started - this.inner
+        this.inner = saved
+        watch(name, own, request)
+      }
+    }
+  }
 }
 
 function callOf (instance: MiddlewareInstance, name: string, index: number): (request: HttpRequest, next: GetResponse) => unknown {

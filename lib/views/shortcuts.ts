@@ -1,6 +1,5 @@
-import { NoReverseMatch } from '../errors.js'
 import { Http404 } from '../http/exceptions.js'
-import { HttpResponsePermanentRedirect, HttpResponseRedirect, checkRedirect, type SendContext } from '../http/response.js'
+import { HttpResponsePermanentRedirect, HttpResponseRedirect, type DeferredLocation } from '../http/response.js'
 import { kDeferredLocation } from '../symbols.js'
 import type { ReverseOptions } from '../urls/reverse.js'
 
@@ -20,21 +19,11 @@ export function redirect (to: string | URL | { getAbsoluteUrl: () => string }, o
   }
   const target = String(to)
   if (to instanceof URL || target.includes('/')) return new Redirect(target)
-  // Maybe a URL name ('post-detail', 'blog:post'), maybe a host-relative URL ('page.html').
+  // Maybe a URL name ('post-detail', 'blog:post'), maybe a host-relative URL ('page.html'):
+  // decided when the response is sent, where the app's reverse() is known.
   const response = new Redirect('.')
   const { permanent: _permanent, ...reverseOptions } = options
-  Object.defineProperty(response, kDeferredLocation, {
-    value: {
-      resolve (context: SendContext): string {
-        try {
-          return context.reverse(target, reverseOptions)
-        } catch (error) {
-          if (error instanceof NoReverseMatch && target.includes('.')) return checkRedirect(target)
-          throw error
-        }
-      }
-    }
-  })
+  Object.defineProperty(response, kDeferredLocation, { value: { to: target, options: reverseOptions } satisfies DeferredLocation })
   return response
 }
 

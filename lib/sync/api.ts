@@ -1,0 +1,162 @@
+import { isMainThread } from 'node:worker_threads'
+import type { HttpRequest } from '../http/request.js'
+import {
+  HttpResponse, JsonResponse, HttpResponseRedirect, HttpResponsePermanentRedirect, HttpResponseNotModified, HttpResponseBadRequest,
+  HttpResponseForbidden, HttpResponseNotFound, HttpResponseGone, HttpResponseServerError, HttpResponseNotAllowed
+} from '../http/response.js'
+import { kDeferredLocation } from '../symbols.js'
+import type { ViewFunction, ViewResult } from '../views/types.js'
+import { bridge } from './bridge.js'
+import { moduleHref } from './modules.js'
+import type { PackedViewResult, RequestSnapshot } from './protocol.js'
+import { isBridgeWorker, callMainSync } from './thread.js'
+
+/** Per-call options, passed as the last argument: `fn(a, b, { signal: request.signal })`. */
+export interface CallOptions { signal?: AbortSignal }
+
+type AnyFn = (...args: any[]) => unknown
+type Awaited_<T> = T extends PromiseLike<infer U> ? U : T
+
+/** What `syncToAsync` returns: the same arguments (plus optional call options), a promise of the result. */
+export type AsyncVersion<F extends AnyFn> = (...args: [...Parameters<F>] | [...Parameters<F>, CallOptions]) => Promise<Awaited_<ReturnType<F>>>
+
+export interface SyncToAsyncOptions {
+  /** One shared worker, calls one at a time in call order (default true), or the pool. */
+  threadSensitive?: boolean
+}
+
+function isCallOptions (value: unknown): value is CallOptions {
+  // An AbortSignal cannot cross threads, so an object holding one is never a real argument.
+  return value !== null && typeof value === 'object' && (value as CallOptions).signal instanceof AbortSignal
+}
+
+/**
+ * asgiref's `sync_to_async`: an async function that runs the module's export on
+ * a worker thread. `syncToAsync(new URL('./db.js', import.meta.url), 'allPosts')`.
+ */
+export function syncToAsync<F extends AnyFn = AnyFn> (moduleUrl: URL | string, exportName = 'default', options: SyncToAsyncOptions = {}): AsyncVersion<F> {
+  const href = moduleHref(moduleUrl, 'syncToAsync()')
+  if (typeof exportName !== 'string' || exportName === '') throw new TypeError('syncToAsync(): exportName must be a non-empty string')
+  const threadSensitive = options.threadSensitive ?? true
+  const fn = async function (...args: unknown[]): Promise<unknown> {
+    let signal: AbortSignal | undefined
+    if (args.length > 0 && isCallOptions(args[args.length - 1])) signal = (args.pop() as CallOptions).signal
+    return await bridge.call(threadSensitive, href, exportName, args, signal)
+  }
+  Object.defineProperty(fn, 'name', { value: exportName })
+  return fn as AsyncVersion<F>
+}
+
+/**
+ * asgiref's `async_to_sync`: a sync function that blocks its caller until the
+ * async export settles. Meant for sync code on a bridge worker: the async
+ * export runs on the main event loop. On the main thread it throws: use await.
+ */
+export function asyncToSync<F extends AnyFn = AnyFn> (moduleUrl: URL | string, exportName = 'default'): (...args: Parameters<F>) => Awaited_<ReturnType<F>> {
+  const href = moduleHref(moduleUrl, 'asyncToSync()')
+  const fn = function (...args: unknown[]): unknown {
+    if (isMainThread) {
+      throw new Error(`You cannot use asyncToSync() on the main thread, where the event loop runs: it would block the loop the async ${exportName}() needs. Just await it directly.`)
+    }
+    if (!isBridgeWorker()) {
+      throw new Error('asyncToSync() works on the bridge\'s worker threads (code run by syncToAsync or syncView), not on other worker threads.')
+    }
+    return callMainSync(href, exportName, args)
+  }
+  Object.defineProperty(fn, 'name', { value: exportName })
+  return fn as (...args: Parameters<F>) => Awaited_<ReturnType<F>>
+}
+
+export interface SyncViewOptions {
+  /** Run on the shared thread-sensitive worker instead of the pool (default false, as Django gives each request a thread). */
+  threadSensitive?: boolean
+}
+
+let tokens = 0
+
+/**
+ * A view whose sync function runs on a worker thread, as Django runs sync
+ * views in a thread under ASGI. The function gets a copy of the request.
+ */
+export function syncView<K = Record<string, unknown>> (moduleUrl: URL | string, exportName = 'default', options: SyncViewOptions = {}): ViewFunction<K> {
+  const href = moduleHref(moduleUrl, 'syncView()')
+  const threadSensitive = options.threadSensitive ?? false
+  const view = async function (request: HttpRequest, kwargs: K): Promise<ViewResult> {
+    const token = ++tokens
+    bridge.liveRequests.set(token, {
+      reverse: (name, opts) => request.reverse(name, opts as Parameters<HttpRequest['reverse']>[1]),
+      log: request.fastify.log as never
+    })
+    try {
+      const packed = await bridge.call(threadSensitive, href, exportName, [snapshot(request, token), kwargs], request.signal, true)
+      return unpackViewResult(packed as PackedViewResult)
+    } finally {
+      // Log lines travel on another port than the result: give late ones a moment to land.
+      setTimeout(() => bridge.liveRequests.delete(token), 1000).unref()
+    }
+  }
+  Object.defineProperty(view, 'name', { value: exportName === 'default' ? 'syncView' : exportName })
+  return view
+}
+
+function snapshot (request: HttpRequest, token: number): RequestSnapshot {
+  const req = request.fastify
+  const match = request.resolverMatch
+  const attributes: Record<string, unknown> = {}
+  if (request.user !== undefined) attributes.user = request.user
+  for (const key of Object.keys(request)) {
+    if (key === 'fastify' || key === 'method') continue
+    attributes[key] = (request as unknown as Record<string, unknown>)[key]
+  }
+  // Attributes that cannot cross threads are left behind, not fatal.
+  for (const key of Object.keys(attributes)) {
+    try {
+      structuredClone(attributes[key])
+    } catch {
+      delete attributes[key]
+    }
+  }
+  const headers: RequestSnapshot['headers'] = { ...req.raw.headers }
+  return {
+    token,
+    method: request.method,
+    url: req.raw.url ?? '/',
+    headers,
+    body: request.body,
+    remoteAddress: request.META.REMOTE_ADDR,
+    remotePort: request.META.REMOTE_PORT === undefined ? undefined : Number(request.META.REMOTE_PORT),
+    encrypted: request.scheme === 'https',
+    httpVersion: req.raw.httpVersion,
+    protocol: request.scheme,
+    host: req.host,
+    prefixLength: request.path.length - request.pathInfo.length,
+    reqId: req.id,
+    match: match === null
+      ? null
+      : { route: match.route, urlName: match.urlName, namespaces: match.namespaces, appNames: match.appNames, args: match.args, kwargs: match.kwargs, viewName: match.viewName },
+    attributes
+  }
+}
+
+const RESPONSE_CLASSES = new Map<string, typeof HttpResponse>()
+
+/** Lets a response subclass returned by sync views come back as itself. */
+export function registerResponseClass (cls: typeof HttpResponse): void {
+  RESPONSE_CLASSES.set(cls.name, cls)
+}
+
+for (const cls of [HttpResponse, JsonResponse, HttpResponseRedirect, HttpResponsePermanentRedirect, HttpResponseNotModified, HttpResponseBadRequest,
+  HttpResponseForbidden, HttpResponseNotFound, HttpResponseGone, HttpResponseServerError, HttpResponseNotAllowed]) {
+  registerResponseClass(cls as typeof HttpResponse)
+}
+
+function unpackViewResult (packed: PackedViewResult): HttpResponse {
+  if (packed.kind === 'json') return new JsonResponse(packed.data, { safe: false })
+  const Cls = RESPONSE_CLASSES.get(packed.cls) ?? HttpResponse
+  // Only HttpResponse's own constructor runs: the body, status and headers are already made.
+  const response = Reflect.construct(HttpResponse, [packed.body, { status: packed.status }], Cls) as HttpResponse
+  response.headers.delete('content-type')
+  for (const [name, value] of packed.headers) response.headers.set(name, value)
+  if (packed.deferred !== undefined) Object.defineProperty(response, kDeferredLocation, { value: packed.deferred })
+  return response
+}

@@ -1,0 +1,48 @@
+import { createRequire } from 'node:module'
+import { isAbsolute } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+/** Normalises a module reference (URL, `file:` URL string or absolute path) to a file URL href. */
+export function moduleHref (moduleUrl: unknown, caller: string): string {
+  if (moduleUrl instanceof URL) {
+    if (moduleUrl.protocol !== 'file:') throw new TypeError(`${caller}: moduleUrl must be a file: URL (got ${moduleUrl.href})`)
+    return moduleUrl.href
+  }
+  if (typeof moduleUrl === 'string') {
+    if (moduleUrl.startsWith('file:')) return new URL(moduleUrl).href
+    if (isAbsolute(moduleUrl)) return pathToFileURL(moduleUrl).href
+  }
+  throw new TypeError(`${caller}: moduleUrl must be a URL, an absolute file: URL or an absolute path, e.g. new URL('./db.js', import.meta.url) (got ${JSON.stringify(moduleUrl)})`)
+}
+
+type Fn = (...args: unknown[]) => unknown
+
+const loaded = new Map<string, Record<string, unknown>>()
+
+function pick (module: Record<string, unknown>, href: string, name: string): Fn {
+  const fn = module[name]
+  if (typeof fn !== 'function') throw new TypeError(`${href} has no function export named '${name}'`)
+  return fn as Fn
+}
+
+/** Loads an export (modules are imported once per thread). */
+export async function loadExport (href: string, name: string): Promise<Fn> {
+  let module = loaded.get(href)
+  if (module === undefined) {
+    module = await import(href) as Record<string, unknown>
+    loaded.set(href, module)
+  }
+  return pick(module, href, name)
+}
+
+const require = createRequire(import.meta.url)
+
+/** Loads an export without awaiting, for a thread that is blocked (require(esm)). */
+export function loadExportSync (href: string, name: string): Fn {
+  let module = loaded.get(href)
+  if (module === undefined) {
+    module = require(fileURLToPath(href)) as Record<string, unknown>
+    loaded.set(href, module)
+  }
+  return pick(module, href, name)
+}

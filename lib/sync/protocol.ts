@@ -1,0 +1,80 @@
+import type { MessagePort } from 'node:worker_threads'
+import type { PackedError } from './serialize.js'
+
+/** What a bridge worker registers with the main thread when it starts. */
+export interface Registration {
+  bridge: 'fastify-async-views'
+  threadId: number
+  threadSensitive: boolean
+  port: MessagePort
+  /** Int32Array over a SharedArrayBuffer: set to 1 by the main thread after each message. */
+  signal: Int32Array
+}
+
+/** A piscina task. `a` is the v8-serialised argument list. */
+export interface Task {
+  u: string
+  n: string
+  a: Uint8Array
+  /** syncView: the first argument is a request snapshot to rebuild. */
+  view?: boolean
+}
+
+/** Worker -> main over the bridge port. */
+export type ToMain =
+  | { t: 'call', id: number, u: string, n: string, a: Uint8Array }
+  | { t: 'done', id: number, ok: true, v: Uint8Array }
+  | { t: 'done', id: number, ok: false, e: PackedError }
+  | { t: 'log', level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal', token: number, msg: string, obj: unknown }
+
+/** Main -> worker over the bridge port. */
+export type ToWorker =
+  | { t: 'result', id: number, ok: true, v: Uint8Array }
+  | { t: 'result', id: number, ok: false, e: PackedError }
+  | { t: 'task', id: number, u: string, n: string, a: Uint8Array }
+
+/** A task's outcome, v8-serialised as a whole (so it can be transferred). */
+export type Outcome = { ok: true, v: unknown } | { ok: false, e: PackedError }
+
+/** A request as it crosses to a sync view's worker. */
+export interface RequestSnapshot {
+  token: number
+  method: string
+  url: string
+  headers: Record<string, string | string[] | undefined>
+  body: Buffer
+  remoteAddress: string | undefined
+  remotePort: number | undefined
+  encrypted: boolean
+  httpVersion: string
+  protocol: string
+  host: string
+  prefixLength: number
+  reqId: unknown
+  match: {
+    route: string
+    urlName: string | undefined
+    namespaces: string[]
+    appNames: string[]
+    args: string[]
+    kwargs: Record<string, unknown>
+    viewName: string
+  } | null
+  /** Attributes middleware set (`user` and any other cloneable ones). */
+  attributes: Record<string, unknown>
+}
+
+/** A sync view's answer as it crosses back. */
+export type PackedViewResult =
+  | { kind: 'json', data: unknown }
+  | {
+    kind: 'response'
+    cls: string
+    status: number
+    headers: Array<[string, string | string[]]>
+    body: Buffer
+    deferred: { to: string, options: unknown } | undefined
+  }
+
+/** The pseudo-module a worker calls to reverse a URL through the request it serves. */
+export const REVERSE_HREF = 'fastify-async-views:reverse'

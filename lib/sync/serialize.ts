@@ -1,0 +1,119 @@
+import { deserialize, serialize } from 'node:v8'
+import { AsyncViewsError, ChannelFull, ChannelLayerUnavailable, ImproperlyConfigured, NoReverseMatch } from '../errors.js'
+import {
+  BadRequest, DisallowedHost, DisallowedRedirect, Http404, HttpException, MiddlewareNotUsed, PermissionDenied, SuspiciousOperation
+} from '../http/exceptions.js'
+
+// Values cross threads as v8-serialized bytes: one copy instead of a clone, a
+// Buffer stays a Buffer, and a value that cannot cross fails here, not in
+// piscina's postMessage (which would kill the worker).
+
+/** Serialises a value; a value that cannot cross threads throws DataCloneError. */
+export function pack (value: unknown): Uint8Array {
+  return serialize(value)
+}
+
+export function unpack<T = unknown> (bytes: Uint8Array): T {
+  return deserialize(bytes) as T
+}
+
+/** An error as it crosses threads. */
+export interface PackedError {
+  name: string
+  message: string
+  stack: string | undefined
+  code: unknown
+  cause: PackedError | { value: unknown } | undefined
+  props: Record<string, unknown>
+}
+
+type ErrorClass = new (message?: string) => Error
+
+// The package's own classes come back as themselves (an Http404 from a worker is still a 404).
+const registry = new Map<string, ErrorClass>()
+
+/** Lets errors of `cls` cross threads as themselves (the package's classes are registered already). */
+export function registerErrorClass (cls: ErrorClass, name = cls.name): void {
+  registry.set(name, cls)
+}
+
+for (const cls of [HttpException, Http404, PermissionDenied, BadRequest, SuspiciousOperation, DisallowedHost, DisallowedRedirect, MiddlewareNotUsed]) {
+  registerErrorClass(cls as ErrorClass)
+}
+registerErrorClass(ImproperlyConfigured as ErrorClass)
+registerErrorClass(NoReverseMatch as ErrorClass)
+registerErrorClass(ChannelFull as ErrorClass)
+registerErrorClass(ChannelLayerUnavailable as unknown as ErrorClass)
+
+const OWN_SKIP = new Set(['name', 'message', 'stack', 'cause', 'code'])
+
+function safeGet (value: unknown, key: string): unknown {
+  try {
+    return (value as Record<string, unknown>)[key]
+  } catch {
+    return undefined
+  }
+}
+
+/** Turns anything thrown into a PackedError (never throws). */
+export function packError (error: unknown, depth = 0): PackedError {
+  const isObject = error !== null && (typeof error === 'object' || typeof error === 'function')
+  const name = isObject ? safeGet(error, 'name') : undefined
+  const message = isObject ? safeGet(error, 'message') : undefined
+  const stack = isObject ? safeGet(error, 'stack') : undefined
+  const props: Record<string, unknown> = {}
+  if (isObject) {
+    let keys: string[] = []
+    try { keys = Object.keys(error) } catch {}
+    for (const key of keys) {
+      if (OWN_SKIP.has(key)) continue
+      const value = safeGet(error, key)
+      try {
+        serialize(value)
+        props[key] = value
+      } catch {}
+    }
+  }
+  const rawCause = isObject ? safeGet(error, 'cause') : undefined
+  let cause: PackedError['cause']
+  if (rawCause !== undefined && depth < 5) {
+    cause = rawCause !== null && typeof rawCause === 'object' && 'message' in rawCause ? packError(rawCause, depth + 1) : cloneable(rawCause)
+  }
+  return {
+    name: typeof name === 'string' ? name : isObject ? 'Error' : typeof error,
+    message: typeof message === 'string' ? message : isObject ? '' : String(error),
+    stack: typeof stack === 'string' ? stack : undefined,
+    code: cloneable(isObject ? safeGet(error, 'code') : undefined)?.value,
+    cause,
+    props
+  }
+}
+
+function cloneable (value: unknown): { value: unknown } | undefined {
+  try {
+    serialize(value)
+    return { value }
+  } catch {
+    return { value: String(value) }
+  }
+}
+
+/** Rebuilds a thrown error: the package's classes as themselves, others as Error keeping their name. */
+export function unpackError (packed: PackedError): Error {
+  const Cls = registry.get(packed.name)
+  let error: Error
+  if (Cls !== undefined) {
+    error = new Cls(packed.message)
+  } else {
+    error = new Error(packed.message)
+    Object.defineProperty(error, 'name', { value: packed.name, writable: true, configurable: true, enumerable: false })
+  }
+  if (packed.stack !== undefined) Object.defineProperty(error, 'stack', { value: packed.stack, writable: true, configurable: true, enumerable: false })
+  if (packed.code !== undefined && !(error instanceof AsyncViewsError)) (error as { code?: unknown }).code = packed.code
+  if (packed.cause !== undefined) {
+    const cause = 'props' in packed.cause ? unpackError(packed.cause) : packed.cause.value
+    Object.defineProperty(error, 'cause', { value: cause, writable: true, configurable: true, enumerable: false })
+  }
+  Object.assign(error, packed.props)
+  return error
+}

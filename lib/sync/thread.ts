@@ -1,0 +1,92 @@
+import { MessageChannel, isMainThread, parentPort, receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads'
+import { loadExportSync } from './modules.js'
+import type { Registration, ToMain, ToWorker } from './protocol.js'
+import { pack, packError, unpack, unpackError } from './serialize.js'
+
+// The worker side of the bridge: a port to the main thread and a shared flag
+// to sleep on, so asyncToSync can block with Atomics.wait and still run the
+// thread-sensitive calls the main thread sends back (asgiref's design).
+
+let port: MessagePort | undefined
+let signal: Int32Array | undefined
+let sequence = 0
+const early = new Map<number, Extract<ToWorker, { t: 'result' }>>()
+
+/** Called once by the bridge's worker script. */
+export function registerBridgeWorker (threadSensitive: boolean): void {
+  if (isMainThread || parentPort === null || port !== undefined) return
+  const channel = new MessageChannel()
+  port = channel.port1
+  signal = new Int32Array(new SharedArrayBuffer(4))
+  const registration: Registration = { bridge: 'fastify-async-views', threadId, threadSensitive, port: channel.port2, signal }
+  parentPort.postMessage(registration, [channel.port2])
+  port.unref()
+}
+
+export function isBridgeWorker (): boolean {
+  return port !== undefined
+}
+
+/** Runs an async export on the main event loop and blocks this thread until it settles. */
+export function callMainSync (href: string, name: string, args: unknown[]): unknown {
+  const bridge = port as MessagePort
+  const id = ++sequence
+  bridge.postMessage({ t: 'call', id, u: href, n: name, a: pack(args) } satisfies ToMain)
+  for (;;) {
+    const stashed = early.get(id)
+    const message = stashed ?? next()
+    if (stashed !== undefined) early.delete(id)
+    if (message.t === 'task') {
+      runNested(message)
+      continue
+    }
+    if (message.id !== id) {
+      // An outer call's result, arrived while this inner one waits.
+      early.set(message.id, message)
+      continue
+    }
+    if (message.ok) return unpack(message.v)
+    throw unpackError(message.e)
+  }
+}
+
+function next (): ToWorker {
+  const bridge = port as MessagePort
+  const flag = signal as Int32Array
+  for (;;) {
+    const entry = receiveMessageOnPort(bridge)
+    if (entry !== undefined) return entry.message as ToWorker
+    Atomics.wait(flag, 0, 0)
+    Atomics.store(flag, 0, 0)
+  }
+}
+
+// A thread-sensitive call made by the async code this thread is waiting on:
+// it runs here, now, or it would wait behind this very thread forever.
+function runNested (task: Extract<ToWorker, { t: 'task' }>): void {
+  const bridge = port as MessagePort
+  let reply: ToMain
+  try {
+    const fn = loadExportSync(task.u, task.n)
+    const value = fn(...unpack<unknown[]>(task.a))
+    if (value !== null && typeof (value as { then?: unknown }).then === 'function') {
+      throw new TypeError(`${task.n}() returned a promise; a thread-sensitive call made from asyncToSync code must be synchronous`)
+    }
+    reply = { t: 'done', id: task.id, ok: true, v: pack(value) }
+  } catch (error) {
+    reply = { t: 'done', id: task.id, ok: false, e: packError(error) }
+  }
+  bridge.postMessage(reply)
+}
+
+/** Forwards a log line to the main thread's logger (fire and forget). */
+export function logToMain (level: Extract<ToMain, { t: 'log' }>['level'], token: number, msg: string, obj: unknown): void {
+  if (port === undefined) return
+  let safe: unknown
+  try {
+    safe = obj === undefined ? undefined : unpack(pack(obj))
+  } catch {
+    safe = { note: 'log object could not cross threads' }
+  }
+  port.postMessage({ t: 'log', level, token, msg, obj: safe } satisfies ToMain)
+}

@@ -1,0 +1,79 @@
+import { EventEmitter } from 'node:events'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { HttpRequest, type MatchData } from '../http/request.js'
+import { HttpResponse, isPlainObject } from '../http/response.js'
+import { kDeferredLocation } from '../symbols.js'
+import type { ReverseOptions } from '../urls/reverse.js'
+import { REVERSE_HREF, type PackedViewResult, type RequestSnapshot } from './protocol.js'
+import { callMainSync, logToMain } from './thread.js'
+
+type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'
+
+// A logger whose lines go to the request's logger on the main thread.
+function workerLogger (token: number): Record<Level, (objOrMsg: unknown, msg?: string) => void> & { child: () => unknown } {
+  const method = (level: Level) => (objOrMsg: unknown, msg?: string): void => {
+    if (typeof objOrMsg === 'string') logToMain(level, token, objOrMsg, undefined)
+    else logToMain(level, token, msg ?? '', objOrMsg instanceof Error ? { err: { type: objOrMsg.name, message: objOrMsg.message, stack: objOrMsg.stack } } : objOrMsg)
+  }
+  const logger = { trace: method('trace'), debug: method('debug'), info: method('info'), warn: method('warn'), error: method('error'), fatal: method('fatal'), child: () => logger }
+  return logger
+}
+
+/**
+ * A real HttpRequest over a stand-in FastifyRequest made from the snapshot: the
+ * sync view gets the same API (GET, POST, headers, META, COOKIES, json()...).
+ */
+export function buildWorkerRequest (snapshot: RequestSnapshot): HttpRequest {
+  const raw = {
+    method: snapshot.method,
+    url: snapshot.url,
+    headers: snapshot.headers,
+    httpVersion: snapshot.httpVersion,
+    destroyed: false,
+    socket: { remoteAddress: snapshot.remoteAddress, remotePort: snapshot.remotePort, encrypted: snapshot.encrypted }
+  }
+  const fake = {
+    id: snapshot.reqId,
+    raw,
+    headers: snapshot.headers,
+    body: snapshot.body,
+    protocol: snapshot.protocol,
+    host: snapshot.host,
+    params: {},
+    is404: false,
+    log: workerLogger(snapshot.token),
+    ...snapshot.attributes
+  }
+  const replyRaw = Object.assign(new EventEmitter(), { writableEnded: false, destroyed: false })
+  const context = {
+    prefixLength: snapshot.prefixLength,
+    reverse: (name: string, options?: ReverseOptions): string => callMainSync(REVERSE_HREF, String(snapshot.token), [name, options]) as string
+  }
+  const match: MatchData | undefined = snapshot.match === null ? undefined : { pattern: undefined, args: snapshot.match.args, kwargs: snapshot.match.kwargs }
+  const request = new HttpRequest(fake as unknown as FastifyRequest, { raw: replyRaw } as unknown as FastifyReply, context, match)
+  if (snapshot.match !== null) {
+    const m = snapshot.match
+    const namespace = m.namespaces.join(':')
+    Object.defineProperty(request, 'resolverMatch', {
+      value: { func: undefined, args: m.args, kwargs: m.kwargs, urlName: m.urlName, route: m.route, namespaces: m.namespaces, namespace, appNames: m.appNames, appName: m.appNames.join(':'), viewName: m.viewName }
+    })
+  }
+  for (const [key, value] of Object.entries(snapshot.attributes)) {
+    if (key !== 'user') (request as unknown as Record<string, unknown>)[key] = value
+  }
+  return request
+}
+
+/** A sync view's return value in a form that can cross threads. */
+export function packViewResult (result: unknown, viewName: string): PackedViewResult {
+  if (result instanceof HttpResponse) {
+    if (result.streaming) throw new TypeError(`The sync view ${viewName} returned a ${result.constructor.name}: streaming responses cannot cross threads; return it from an async view`)
+    const deferred = (result as { [kDeferredLocation]?: { to: string, options: unknown } })[kDeferredLocation]
+    const headers = [...result.headers]
+    const cookies = result.cookies
+    if (cookies.length > 0) headers.push(['set-cookie', cookies])
+    return { kind: 'response', cls: result.constructor.name, status: result.statusCode, headers, body: result.content, deferred }
+  }
+  if (Array.isArray(result) || isPlainObject(result)) return { kind: 'json', data: result }
+  throw new TypeError(`The sync view ${viewName} didn't return an HttpResponse object. It returned ${result === null ? 'null' : typeof result} instead.`)
+}
