@@ -62,3 +62,12 @@ export type { AsyncVersion, CallOptions, SyncToAsyncOptions, SyncViewOptions } f
 export { closeSyncBridge } from './sync/bridge.js'
 export type { SyncOptions } from './sync/bridge.js'
 export { registerErrorClass } from './sync/serialize.js'
+
+export { AsyncConsumer, AsyncWebsocketConsumer, AsyncJsonWebsocketConsumer } from './channels/consumer.js'
+export type { ConsumerHandler, IncomingFrame, OutgoingFrame } from './channels/consumer.js'
+export { StopConsumer, DenyConnection } from './channels/exceptions.js'
+export { Scope } from './channels/scope.js'
+export { InMemoryChannelLayer } from './channels/memory.js'
+export type { ChannelLayer, LayerMessage, LayerOptions, LayerLogger, LocalReceiver } from './channels/layer.js'
+export type { WebsocketOptions } from './channels/routing.js'
+export type { ChannelLayerConfig } from './plugin.js'

@@ -19,6 +19,11 @@ import { buildRoutes, resolvePath, type RouteGroup } from './urls/router.js'
 import { Reverser, type ReverseOptions } from './urls/reverse.js'
 import { describe } from './urls/patterns.js'
 import { bridge, type SyncOptions } from './sync/bridge.js'
+import { InMemoryChannelLayer } from './channels/memory.js'
+import type { ChannelLayer, LayerOptions } from './channels/layer.js'
+import type { RedisLayerOptions } from './channels/redis.js'
+import { WebsocketRuntime, checkConsumerPatterns, ensureWebsocketPlugin, websocketRoute, type WebsocketOptions } from './channels/routing.js'
+import { checkOriginPatterns } from './channels/origins.js'
 
 /** Options of `app.register(asyncViews, options)`. */
 export interface AsyncViewsOptions {
@@ -36,6 +41,10 @@ export interface AsyncViewsOptions {
   handler403?: ErrorView
   handler404?: ErrorView
   handler500?: ErrorView
+  /** WebSocket consumers: their URL patterns and connection settings. */
+  websocket?: WebsocketOptions
+  /** A ChannelLayer instance, or `{ backend: 'memory' | 'redis', ...options }`. Default: in memory. */
+  channelLayer?: ChannelLayer | ChannelLayerConfig
   /** The sync/async bridge's worker pool (process-wide). */
   sync?: SyncOptions
   /** Fastify's register option: prefixes every pattern (and what `reverse` returns). */
@@ -43,7 +52,7 @@ export interface AsyncViewsOptions {
 }
 
 const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE']
-const KNOWN = new Set(['urlpatterns', 'urlconf', 'middleware', 'appendSlash', 'debug', 'handler400', 'handler403', 'handler404', 'handler500', 'sync', 'prefix', 'logLevel', 'logSerializers'])
+const KNOWN = new Set(['urlpatterns', 'urlconf', 'middleware', 'appendSlash', 'debug', 'handler400', 'handler403', 'handler404', 'handler500', 'websocket', 'channelLayer', 'sync', 'prefix', 'logLevel', 'logSerializers'])
 // A valid host[:port] (Django's host_validation_re).
 const HOST = /^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(:[0-9]+)?$/i
 
@@ -91,7 +100,23 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
     }
   }
 
+  const layer = await createLayer(options.channelLayer)
+  layer.log ??= app.log
+  // Consumers close (in preClose, disconnect awaited) before the layer does.
+  app.addHook('onClose', async () => { await layer.close() })
+
+  let websocket: { routes: RouteGroup[], runtime: WebsocketRuntime, allowedOrigins: string[] | undefined } | undefined
+  if (options.websocket !== undefined) {
+    const wsPatterns = await flatten(options.websocket.urlpatterns ?? [])
+    checkConsumerPatterns(wsPatterns)
+    const runtime = new WebsocketRuntime()
+    await ensureWebsocketPlugin(app, options.websocket, runtime)
+    runtime.startPings(options.websocket.pingInterval ?? 30000)
+    websocket = { routes: buildRoutes(wsPatterns), runtime, allowedOrigins: options.websocket.allowedOrigins }
+  }
+
   try {
+    app.decorate('channelLayer', layer)
     app.decorate('reverse', reverse)
     app.decorateRequest('reverse', function (this: FastifyRequest, name: string, opts?: ReverseOptions) { return reverser.reverse(name, opts) })
   } catch (error) {
@@ -116,6 +141,15 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
     // our own, the user's context keeps its 404 handler untouched.
     if (options.prefix !== undefined && options.prefix !== '' && options.prefix !== '/') (inner.setNotFoundHandler as () => FastifyInstance)()
     for (const group of routes) addRoute(inner, group, handler, routeErrorHandler, markViewRoute)
+    if (websocket !== undefined) {
+      for (const group of websocket.routes) {
+        try {
+          inner.route(websocketRoute(group, () => layer, websocket.runtime, websocket.allowedOrigins) as unknown as RouteOptions)
+        } catch (error) {
+          throw new ImproperlyConfigured(`WebSocket pattern '${group.owner.pattern.toString()}' (Fastify route ${group.url}) could not be added: ${messageOf(error)}`, { cause: error })
+        }
+      }
+    }
   }, { prefix: options.prefix ?? '' })
 }
 
@@ -324,6 +358,56 @@ function checkOptions (options: AsyncViewsOptions): void {
   }
   if (options.prefix !== undefined && typeof options.prefix !== 'string') throw new ImproperlyConfigured(`Option 'prefix' must be a string (got ${describe(options.prefix)})`)
   checkSyncOptions(options.sync)
+  checkWebsocketOptions(options.websocket)
+  checkLayerOption(options.channelLayer)
+}
+
+/** The `channelLayer` option as a layer. */
+async function createLayer (option: ChannelLayer | ChannelLayerConfig | undefined): Promise<ChannelLayer> {
+  if (option === undefined) return new InMemoryChannelLayer()
+  if (isLayer(option)) return option
+  const { backend, ...rest } = option
+  try {
+    if (backend === undefined || backend === 'memory') return new InMemoryChannelLayer(rest)
+    if (backend === 'redis') {
+      const { RedisChannelLayer } = await import('./channels/redis.js')
+      return new RedisChannelLayer(rest) as unknown as ChannelLayer
+    }
+  } catch (error) {
+    throw new ImproperlyConfigured(`Option 'channelLayer': ${messageOf(error)}`, { cause: error })
+  }
+  throw new ImproperlyConfigured(`Option 'channelLayer.backend' must be 'memory' or 'redis' (got ${JSON.stringify(backend)})`)
+}
+
+function isLayer (value: unknown): value is ChannelLayer {
+  const layer = value as Partial<ChannelLayer>
+  return typeof layer?.send === 'function' && typeof layer.groupSend === 'function' && typeof layer.receive === 'function'
+}
+
+function checkWebsocketOptions (ws: WebsocketOptions | undefined): void {
+  if (ws === undefined) return
+  if (ws === null || typeof ws !== 'object') throw new ImproperlyConfigured(`Option 'websocket' must be an object (got ${describe(ws)})`)
+  for (const key of Object.keys(ws)) {
+    if (!['urlpatterns', 'allowedOrigins', 'maxPayload', 'pingInterval'].includes(key)) throw new ImproperlyConfigured(`Unknown option 'websocket.${key}'`)
+  }
+  if (ws.allowedOrigins !== undefined) {
+    try {
+      checkOriginPatterns(ws.allowedOrigins)
+    } catch (error) {
+      throw new ImproperlyConfigured(`Option 'websocket.allowedOrigins': ${messageOf(error)}`)
+    }
+  }
+  if (ws.maxPayload !== undefined && (!Number.isInteger(ws.maxPayload) || ws.maxPayload < 1)) {
+    throw new ImproperlyConfigured(`Option 'websocket.maxPayload' must be a positive integer of bytes (got ${describe(ws.maxPayload)})`)
+  }
+  if (ws.pingInterval !== undefined && (typeof ws.pingInterval !== 'number' || !(ws.pingInterval >= 0))) {
+    throw new ImproperlyConfigured(`Option 'websocket.pingInterval' must be a number of ms >= 0 (got ${describe(ws.pingInterval)})`)
+  }
+}
+
+function checkLayerOption (layer: unknown): void {
+  if (layer === undefined || isLayer(layer)) return
+  if (layer === null || typeof layer !== 'object') throw new ImproperlyConfigured(`Option 'channelLayer' must be a ChannelLayer or { backend: 'memory' | 'redis', ... } (got ${describe(layer)})`)
 }
 
 function checkSyncOptions (sync: SyncOptions | undefined): void {
@@ -341,8 +425,15 @@ function checkSyncOptions (sync: SyncOptions | undefined): void {
   }
 }
 
+/** `channelLayer: { backend, ...options }`. */
+export type ChannelLayerConfig =
+  | ({ backend?: 'memory' } & LayerOptions)
+  | ({ backend: 'redis' } & RedisLayerOptions)
+
 declare module 'fastify' {
   interface FastifyInstance {
+    /** The app's channel layer: `await app.channelLayer.groupSend('room', { type: 'chat.message', text })`. */
+    channelLayer: ChannelLayer
     /** Django's `reverse()`: the path of a named URL pattern (with the plugin's prefix). */
     reverse (name: string, options?: ReverseOptions): string
   }

@@ -1,0 +1,293 @@
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type { WebSocket } from 'ws'
+import { AsyncConsumer, AsyncWebsocketConsumer, kConnection, type ConnectionControl, type ConsumerHandler, type OutgoingFrame } from './consumer.js'
+import { DenyConnection, StopConsumer } from './exceptions.js'
+import { kSubscribe, type ChannelLayer, type LayerMessage, type LocalReceiver } from './layer.js'
+import { Scope } from './scope.js'
+
+/** How the handshake ends: upgraded, or refused with an HTTP status. */
+export type Decision = { accept: true, subprotocol: string | null } | { accept: false, status: number, closeCode: number }
+
+type Item =
+  | { kind: 'connect' }
+  | { kind: 'frame', data: Buffer, binary: boolean }
+  | { kind: 'event', message: LayerMessage }
+  | { kind: 'disconnect', code: number }
+
+// Beyond this many bytes queued on the socket, send() waits for the client:
+// the consumer's backlog then grows and the layer refuses it more (ChannelFull).
+const HIGH_WATER = 1024 * 1024
+
+const VALID_CLOSE = (code: number): boolean =>
+  Number.isInteger(code) && ((code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999))
+
+/**
+ * Drives one consumer over one WebSocket: the handshake decision, then client
+ * frames and layer events through one serial queue (one at a time, in order),
+ * then disconnect and cleanup.
+ */
+export class Connection implements LocalReceiver, ConnectionControl {
+  readonly consumer: AsyncConsumer
+  readonly request: FastifyRequest
+  readonly log: FastifyBaseLogger
+  state: 'connecting' | 'accepted' | 'open' | 'closed' = 'connecting'
+  socket: WebSocket | undefined
+  /** For the ping sweep: false once a ping is out and no pong came back. */
+  alive = true
+  readonly decision: Promise<Decision>
+  /** Resolves once disconnect() ran and the groups were left. */
+  readonly finished: Promise<void>
+  #decide!: (decision: Decision) => void
+  #decided = false
+  #finish!: () => void
+  #accepted: { promise: Promise<void>, resolve: () => void, reject: (error: Error) => void } | undefined
+  #pendingClose: { code: number, reason: string | undefined } | undefined
+  #queue: Array<Item | undefined> = []
+  #head = 0
+  #draining = false
+  #unsubscribe: (() => void) | undefined
+  readonly #layer: ChannelLayer
+
+  private constructor (handler: ConsumerHandler, request: FastifyRequest, urlRoute: Scope['urlRoute'], layer: ChannelLayer) {
+    const Consumer = handler.consumerClass
+    const consumer = new Consumer()
+    Object.assign(consumer, handler.initkwargs)
+    consumer.scope = new Scope(request, urlRoute)
+    consumer.channelLayer = layer
+    consumer[kConnection] = this
+    this.consumer = consumer
+    this.request = request
+    this.log = request.log
+    this.#layer = layer
+    this.decision = new Promise((resolve) => { this.#decide = resolve })
+    this.finished = new Promise((resolve) => { this.#finish = resolve })
+  }
+
+  /** Creates the consumer, gives it a channel, joins its groups and starts `connect()`. */
+  static async start (handler: ConsumerHandler, request: FastifyRequest, urlRoute: Scope['urlRoute'], layer: ChannelLayer): Promise<Connection> {
+    const connection = new Connection(handler, request, urlRoute, layer)
+    const consumer = connection.consumer
+    consumer.channelName = await layer.newChannel()
+    connection.#unsubscribe = layer[kSubscribe](consumer.channelName, connection)
+    try {
+      for (const group of consumer.groups) await layer.groupAdd(group, consumer.channelName)
+    } catch (error) {
+      connection.#push({ kind: 'connect' })
+      connection.#refuse(500, 1011)
+      connection.log.error({ err: error }, `${consumer.constructor.name}: could not join its groups`)
+      await connection.#teardown(1006)
+      return connection
+    }
+    connection.#push({ kind: 'connect' })
+    return connection
+  }
+
+  get backlog (): number {
+    return this.#queue.length - this.#head
+  }
+
+  /** A layer event for this consumer's channel. */
+  deliver (message: LayerMessage): void {
+    if (this.state === 'closed') return
+    this.#push({ kind: 'event', message })
+  }
+
+  /** Called with the upgraded socket; listeners go on at once so no frame is missed. */
+  attach (socket: WebSocket): void {
+    this.socket = socket
+    socket.on('message', (data: Buffer, isBinary: boolean) => { this.#push({ kind: 'frame', data, binary: isBinary }) })
+    socket.on('pong', () => { this.alive = true })
+    socket.once('close', (code: number) => { this.#onClose(code) })
+    if (this.state === 'closed') {
+      socket.close(1011)
+      return
+    }
+    this.state = 'open'
+    this.#accepted?.resolve()
+    if (this.#pendingClose !== undefined) socket.close(this.#pendingClose.code, this.#pendingClose.reason)
+  }
+
+  /** The socket went away before the upgrade finished. */
+  abortHandshake (): void {
+    if (this.state === 'open' || this.state === 'closed') return
+    this.#accepted?.reject(new Error('The client went away during the handshake'))
+    this.#onClose(1006)
+  }
+
+  accept (subprotocol?: string | null): Promise<void> {
+    if (this.#accepted !== undefined) return this.#accepted.promise
+    if (this.#decided) return Promise.reject(new Error('accept() after the connection was refused or closed'))
+    let settle!: { resolve: () => void, reject: (error: Error) => void }
+    const promise = new Promise<void>((resolve, reject) => { settle = { resolve, reject } })
+    this.#accepted = { promise, ...settle }
+    const offered = this.consumer.scope.subprotocols
+    const chosen = subprotocol ?? null
+    if (chosen !== null && !offered.includes(chosen)) {
+      return Promise.reject(new TypeError(`accept('${chosen}'): the client offered ${offered.length === 0 ? 'no subprotocols' : offered.join(', ')}`))
+    }
+    this.state = 'accepted'
+    this.#decided = true
+    this.#decide({ accept: true, subprotocol: chosen })
+    return promise
+  }
+
+  async send (data: OutgoingFrame, close?: boolean | number): Promise<void> {
+    const socket = this.socket
+    if (this.state !== 'open' || socket === undefined || socket.readyState !== 1) {
+      if (this.state === 'connecting') throw new Error('send() before accept(): accept the connection first')
+      return
+    }
+    let payload: string | Uint8Array
+    if (typeof data?.text === 'string') payload = data.text
+    else if (data?.bytes instanceof Uint8Array) payload = data.bytes
+    else throw new TypeError('send() takes { text: string } or { bytes: Uint8Array }')
+    if (socket.bufferedAmount > HIGH_WATER) {
+      await new Promise<void>((resolve) => socket.send(payload, { binary: typeof payload !== 'string' }, () => resolve()))
+    } else if (typeof payload === 'string') {
+      socket.send(payload)
+    } else {
+      socket.send(payload, { binary: true })
+    }
+    if (close !== undefined && close !== false) await this.close(close === true ? 1000 : close)
+  }
+
+  async close (code = 1000, reason?: string): Promise<void> {
+    if (!VALID_CLOSE(code)) throw new RangeError(`Invalid WebSocket close code: ${code}`)
+    if (this.state === 'connecting') {
+      this.#refuse(403, code)
+      return
+    }
+    if (this.state === 'accepted') {
+      this.#pendingClose = { code, reason }
+      return
+    }
+    if (this.state === 'open') this.socket?.close(code, reason)
+  }
+
+  /** Sweep tick: a peer that did not answer the last ping is dropped. */
+  ping (): void {
+    const socket = this.socket
+    if (socket === undefined || this.state !== 'open') return
+    if (!this.alive) {
+      socket.terminate()
+      return
+    }
+    this.alive = false
+    try {
+      socket.ping()
+    } catch {}
+  }
+
+  #refuse (status: number, closeCode: number): void {
+    if (this.#decided) return
+    this.#decided = true
+    this.state = 'closed'
+    this.#decide({ accept: false, status, closeCode })
+    // The handshake is refused: disconnect(1006) runs and the groups are left, after connect().
+    this.#push({ kind: 'disconnect', code: 1006 })
+  }
+
+  #onClose (code: number): void {
+    if (this.state === 'closed' && this.#decided && this.#accepted === undefined) return
+    const wasOpen = this.state !== 'closed'
+    this.state = 'closed'
+    if (wasOpen) this.#push({ kind: 'disconnect', code })
+  }
+
+  #push (item: Item): void {
+    this.#queue.push(item)
+    // #drain never rejects: every item's error is handled inside.
+    if (!this.#draining) this.#drain().catch(() => {})
+  }
+
+  async #drain (): Promise<void> {
+    this.#draining = true
+    while (this.#head < this.#queue.length) {
+      const item = this.#queue[this.#head] as Item
+      this.#queue[this.#head++] = undefined
+      if (item.kind === 'disconnect') {
+        this.#queue = []
+        this.#head = 0
+        await this.#teardown(item.code)
+        break
+      }
+      try {
+        await this.#handle(item)
+      } catch (error) {
+        this.#failed(error, item)
+      }
+    }
+    if (this.#head === this.#queue.length) {
+      this.#queue = []
+      this.#head = 0
+    }
+    this.#draining = false
+  }
+
+  #handle (item: Exclude<Item, { kind: 'disconnect' }>): Promise<void> {
+    const consumer = this.consumer
+    if (item.kind === 'event') {
+      if (this.state === 'closed') return Promise.resolve()
+      return consumer.dispatch(item.message)
+    }
+    if (item.kind === 'frame') {
+      if (this.state !== 'open') return Promise.resolve()
+      const frame = item.binary ? { bytes: item.data } : { text: item.data.toString() }
+      return (consumer as AsyncWebsocketConsumer).receive(frame)
+    }
+    return this.#connect()
+  }
+
+  async #connect (): Promise<void> {
+    const consumer = this.consumer as AsyncWebsocketConsumer
+    try {
+      await consumer.connect()
+    } catch (error) {
+      if (error instanceof DenyConnection) {
+        this.#refuse(403, 1000)
+        return
+      }
+      if (!this.#decided) {
+        this.log.error({ err: error }, `${consumer.constructor.name}.connect() failed`)
+        this.#refuse(500, 1011)
+        return
+      }
+      throw error
+    }
+    // connect() returned without accepting or closing: refuse rather than hang.
+    if (!this.#decided) this.#refuse(403, 1000)
+  }
+
+  #failed (error: unknown, item: Item): void {
+    if (error instanceof StopConsumer) {
+      if (this.state === 'open') this.socket?.close(1000)
+      return
+    }
+    if (this.state === 'closed' && item.kind === 'connect') return
+    try {
+      this.log.error({ err: error }, `${this.consumer.constructor.name} failed handling a ${item.kind === 'event' ? `'${item.message.type}' event` : item.kind}; closing with 1011`)
+    } catch {}
+    if (this.state === 'open') this.socket?.close(1011)
+    else if (this.state === 'accepted') this.#pendingClose = { code: 1011, reason: undefined }
+  }
+
+  async #teardown (code: number): Promise<void> {
+    this.state = 'closed'
+    this.#unsubscribe?.()
+    this.#unsubscribe = undefined
+    const consumer = this.consumer as AsyncWebsocketConsumer
+    try {
+      if (typeof consumer.disconnect === 'function') await consumer.disconnect(code)
+    } catch (error) {
+      if (!(error instanceof StopConsumer)) this.log.error({ err: error }, `${consumer.constructor.name}.disconnect() failed`)
+    }
+    for (const group of consumer.groups) {
+      try {
+        await this.#layer.groupDiscard(group, consumer.channelName)
+      } catch (error) {
+        this.log.warn({ err: error, group }, 'could not leave a group')
+      }
+    }
+    this.#finish()
+  }
+}

@@ -1,0 +1,160 @@
+import type { HttpRequest } from '../http/request.js'
+import { HttpResponse } from '../http/response.js'
+import type { ViewFunction } from '../views/types.js'
+import type { ChannelLayer, LayerMessage } from './layer.js'
+import type { Scope } from './scope.js'
+
+/** What a consumer's socket-facing methods are delegated to (set by the runtime). */
+export interface ConnectionControl {
+  accept (subprotocol?: string | null): Promise<void>
+  send (data: OutgoingFrame, close?: boolean | number): Promise<void>
+  close (code: number, reason?: string): Promise<void>
+}
+
+/** A frame to send: text or bytes. */
+export type OutgoingFrame = { text: string, bytes?: undefined } | { bytes: Uint8Array, text?: undefined }
+/** A frame received: `text` for text frames, `bytes` for binary ones. */
+export interface IncomingFrame { text?: string, bytes?: Buffer }
+
+export const kConnection = Symbol('fastify-async-views.connection')
+
+/** What `asHandler()` returns: mount it in `websocket.urlpatterns` (as an HTTP view it answers 426). */
+export interface ConsumerHandler extends ViewFunction<Record<string, unknown>> {
+  consumerClass: new () => AsyncConsumer
+  initkwargs: Readonly<Record<string, unknown>>
+}
+
+const baseMethods = new Set<string>()
+
+// `a.b_c` -> `aBC` (camelCase), then `a_b_c` (Channels' name). Base class
+// methods (close, send, accept...) are never event handlers.
+function handlerName (consumer: AsyncConsumer, type: string): string | undefined {
+  const ctor = consumer.constructor as { [kHandlers]?: Map<string, string | undefined> }
+  let cache = Object.hasOwn(ctor, kHandlers) ? ctor[kHandlers] : undefined
+  if (cache === undefined) {
+    cache = new Map()
+    Object.defineProperty(ctor, kHandlers, { value: cache })
+  }
+  if (cache.has(type)) return cache.get(type)
+  const words = type.split(/[._]/)
+  const camel = words.map((word, i) => i === 0 ? word : word.charAt(0).toUpperCase() + word.slice(1)).join('')
+  const snake = type.replace(/\./g, '_')
+  let found: string | undefined
+  for (const name of [camel, snake]) {
+    if (name === '' || baseMethods.has(name)) continue
+    if (typeof (consumer as unknown as Record<string, unknown>)[name] === 'function') {
+      found = name
+      break
+    }
+  }
+  if (cache.size < 1000) cache.set(type, found)
+  return found
+}
+
+const kHandlers = Symbol('handlers')
+
+/**
+ * Channels' AsyncConsumer: layer events are dispatched by `type` to methods
+ * (`chat.message` -> `chatMessage` or `chat_message`), one at a time, in order.
+ */
+export class AsyncConsumer {
+  /** The connection's scope (path, headers, user, url route...). */
+  scope!: Scope
+  /** The app's channel layer. */
+  channelLayer!: ChannelLayer
+  /** This consumer's own channel on the layer. */
+  channelName!: string
+  /** Groups joined before `connect()` and left after `disconnect()`. */
+  groups: string[] = []
+  declare [kConnection]: ConnectionControl
+
+  /** Calls the handler for a layer event's type; none -> an error (the connection closes with 1011). */
+  async dispatch (message: LayerMessage): Promise<void> {
+    const name = handlerName(this, message.type)
+    if (name === undefined) throw new Error(`No handler for message type ${JSON.stringify(message.type)} on ${this.constructor.name}`)
+    await (this as unknown as Record<string, (m: LayerMessage) => unknown>)[name](message)
+  }
+
+  /** A handler for `websocket.urlpatterns`; `initkwargs` set attributes on each instance. */
+  static asHandler<T extends AsyncConsumer> (this: new () => T, initkwargs: Partial<Omit<T, keyof AsyncConsumer>> = {}): ConsumerHandler {
+    const Cls = this
+    const probe = new Cls() as unknown as Record<string, unknown>
+    for (const key of Object.keys(initkwargs)) {
+      if (!(key in probe)) throw new TypeError(`${Cls.name}.asHandler() received an invalid keyword '${key}': only attributes the class already has`)
+    }
+    const handler = function (_request: HttpRequest): HttpResponse {
+      return new HttpResponse('This URL only speaks WebSocket.', { status: 426, headers: { upgrade: 'websocket', connection: 'Upgrade' }, contentType: 'text/plain; charset=utf-8' })
+    } as unknown as ConsumerHandler
+    Object.defineProperty(handler, 'name', { value: Cls.name })
+    handler.consumerClass = Cls
+    handler.initkwargs = Object.freeze({ ...initkwargs })
+    return handler
+  }
+}
+
+/** Channels' AsyncWebsocketConsumer. */
+export class AsyncWebsocketConsumer extends AsyncConsumer {
+  /** Called before the handshake completes; the default accepts. */
+  async connect (): Promise<void> {
+    await this.accept()
+  }
+
+  /** Accepts the connection (optionally choosing one of `scope.subprotocols`); resolves once upgraded. */
+  accept (subprotocol?: string | null): Promise<void> {
+    return this[kConnection].accept(subprotocol)
+  }
+
+  /** A frame from the client. */
+  async receive (_data: IncomingFrame): Promise<void> {}
+
+  /** Sends a frame; `close` closes afterwards (true for 1000, or a code). */
+  send (data: OutgoingFrame, close?: boolean | number): Promise<void> {
+    return this[kConnection].send(data, close)
+  }
+
+  /** Closes the connection (before `accept`: the handshake gets 403). */
+  close (code = 1000, reason?: string): Promise<void> {
+    return this[kConnection].close(code, reason)
+  }
+
+  /** Called once the connection is gone, with its close code. */
+  async disconnect (_code: number): Promise<void> {}
+}
+
+/** Channels' AsyncJsonWebsocketConsumer: text frames are JSON. */
+export class AsyncJsonWebsocketConsumer extends AsyncWebsocketConsumer {
+  override async receive (data: IncomingFrame): Promise<void> {
+    if (data.text === undefined) {
+      await this.close(1003, 'binary frames are not accepted')
+      return
+    }
+    let content: unknown
+    try {
+      content = this.decodeJson(data.text)
+    } catch {
+      await this.close(1007, 'invalid JSON')
+      return
+    }
+    await this.receiveJson(content)
+  }
+
+  /** A decoded JSON message from the client. */
+  async receiveJson (_content: unknown): Promise<void> {}
+
+  /** Sends `content` encoded as JSON. */
+  sendJson (content: unknown, close?: boolean | number): Promise<void> {
+    return this.send({ text: this.encodeJson(content) }, close)
+  }
+
+  decodeJson (text: string): unknown {
+    return JSON.parse(text)
+  }
+
+  encodeJson (content: unknown): string {
+    return JSON.stringify(content)
+  }
+}
+
+for (const proto of [Object.prototype, AsyncConsumer.prototype, AsyncWebsocketConsumer.prototype, AsyncJsonWebsocketConsumer.prototype]) {
+  for (const name of Object.getOwnPropertyNames(proto)) baseMethods.add(name)
+}

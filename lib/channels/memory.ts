@@ -1,0 +1,198 @@
+import { ChannelFull, ChannelLayerUnavailable } from '../errors.js'
+import { checkLayerOptions, randomSuffix, kSubscribe, type ChannelLayer, type LayerLogger, type LayerOptions, type LocalReceiver } from './layer.js'
+import { checkChannelName, checkGroupName, checkMessage, type LayerMessage } from './names.js'
+
+interface Waiter {
+  resolve (message: LayerMessage): void
+  reject (error: unknown): void
+}
+
+/** A queue of messages for a channel nobody in this process subscribed to. */
+interface Mailbox {
+  messages: Array<{ message: LayerMessage, expires: number }>
+  waiters: Waiter[]
+}
+
+/**
+ * Channels' InMemoryChannelLayer: one process, no persistence. Expiry is
+ * checked when messages are read or counted, never by timers.
+ */
+export class InMemoryChannelLayer implements ChannelLayer {
+  readonly capacity: number
+  readonly expiry: number
+  readonly groupExpiry: number
+  log: LayerLogger | undefined
+  readonly #mailboxes = new Map<string, Mailbox>()
+  readonly #receivers = new Map<string, LocalReceiver>()
+  readonly #groups = new Map<string, Map<string, number>>()
+  #closed = false
+
+  constructor (options: LayerOptions = {}) {
+    const checked = checkLayerOptions(options)
+    this.capacity = checked.capacity
+    this.expiry = checked.expiry
+    this.groupExpiry = checked.groupExpiry
+    this.log = options.log
+  }
+
+  async send (channel: string, message: LayerMessage): Promise<void> {
+    checkChannelName(channel)
+    checkMessage(message)
+    this.#open()
+    this.#deliver(channel, structuredClone(message), Date.now())
+  }
+
+  // Throws ChannelFull; `message` is already this send's own copy.
+  #deliver (channel: string, message: LayerMessage, now: number): void {
+    const receiver = this.#receivers.get(channel)
+    if (receiver !== undefined) {
+      if (receiver.backlog >= this.capacity) throw new ChannelFull(`Channel ${channel} is full (${this.capacity} messages waiting)`)
+      receiver.deliver(message)
+      return
+    }
+    let mailbox = this.#mailboxes.get(channel)
+    if (mailbox === undefined) {
+      mailbox = { messages: [], waiters: [] }
+      this.#mailboxes.set(channel, mailbox)
+    }
+    const waiter = mailbox.waiters.shift()
+    if (waiter !== undefined) {
+      if (mailbox.waiters.length === 0 && mailbox.messages.length === 0) this.#mailboxes.delete(channel)
+      waiter.resolve(message)
+      return
+    }
+    prune(mailbox, now)
+    if (mailbox.messages.length >= this.capacity) throw new ChannelFull(`Channel ${channel} is full (${this.capacity} messages waiting)`)
+    mailbox.messages.push({ message, expires: now + this.expiry * 1000 })
+  }
+
+  async receive (channel: string, options: { signal?: AbortSignal } = {}): Promise<LayerMessage> {
+    checkChannelName(channel)
+    this.#open()
+    const { signal } = options
+    if (signal?.aborted === true) throw signal.reason
+    const mailbox = this.#mailboxes.get(channel)
+    if (mailbox !== undefined) {
+      prune(mailbox, Date.now())
+      const first = mailbox.messages.shift()
+      if (first !== undefined) {
+        this.#tidy(channel, mailbox)
+        return first.message
+      }
+    }
+    const box = mailbox ?? { messages: [], waiters: [] }
+    if (mailbox === undefined) this.#mailboxes.set(channel, box)
+    return await new Promise<LayerMessage>((resolve, reject) => {
+      const onAbort = (): void => {
+        const index = box.waiters.indexOf(waiter)
+        if (index !== -1) box.waiters.splice(index, 1)
+        this.#tidy(channel, box)
+        reject(signal?.reason)
+      }
+      const waiter: Waiter = {
+        resolve: (message) => { signal?.removeEventListener('abort', onAbort); resolve(message) },
+        reject: (error) => { signal?.removeEventListener('abort', onAbort); reject(error) }
+      }
+      box.waiters.push(waiter)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  // A departed reader or an emptied queue leaves nothing behind.
+  #tidy (channel: string, mailbox: Mailbox): void {
+    if (mailbox.messages.length === 0 && mailbox.waiters.length === 0 && this.#mailboxes.get(channel) === mailbox) this.#mailboxes.delete(channel)
+  }
+
+  async newChannel (prefix = 'specific'): Promise<string> {
+    this.#open()
+    return checkChannelName(`${prefix}.inmemory!${randomSuffix()}`)
+  }
+
+  async groupAdd (group: string, channel: string): Promise<void> {
+    checkGroupName(group)
+    checkChannelName(channel)
+    this.#open()
+    let members = this.#groups.get(group)
+    if (members === undefined) {
+      members = new Map()
+      this.#groups.set(group, members)
+    }
+    // Re-adding renews the membership: its age restarts.
+    members.set(channel, Date.now() + this.groupExpiry * 1000)
+  }
+
+  async groupDiscard (group: string, channel: string): Promise<void> {
+    checkGroupName(group)
+    checkChannelName(channel)
+    this.#open()
+    const members = this.#groups.get(group)
+    if (members === undefined) return
+    members.delete(channel)
+    if (members.size === 0) this.#groups.delete(group)
+  }
+
+  async groupSend (group: string, message: LayerMessage): Promise<void> {
+    checkGroupName(group)
+    checkMessage(message)
+    this.#open()
+    const members = this.#groups.get(group)
+    if (members === undefined) return
+    // One copy for the whole group: receivers must not change what they get.
+    const copy = structuredClone(message)
+    const now = Date.now()
+    for (const [channel, expires] of members) {
+      if (expires <= now) {
+        members.delete(channel)
+        continue
+      }
+      try {
+        this.#deliver(channel, copy, now)
+      } catch (error) {
+        if (!(error instanceof ChannelFull)) throw error
+        this.#dropped(group, channel)
+      }
+    }
+    if (members.size === 0) this.#groups.delete(group)
+  }
+
+  #dropped (group: string, channel: string): void {
+    try {
+      this.log?.warn({ group, channel }, `groupSend to ${group}: channel ${channel} is full, message dropped for it`)
+    } catch {}
+  }
+
+  async flush (): Promise<void> {
+    for (const mailbox of this.#mailboxes.values()) mailbox.messages.length = 0
+    for (const [channel, mailbox] of this.#mailboxes) this.#tidy(channel, mailbox)
+    this.#groups.clear()
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    const error = new ChannelLayerUnavailable('The channel layer was closed')
+    for (const mailbox of this.#mailboxes.values()) for (const waiter of mailbox.waiters) waiter.reject(error)
+    this.#mailboxes.clear()
+    this.#groups.clear()
+    this.#receivers.clear()
+  }
+
+  [kSubscribe] (channel: string, receiver: LocalReceiver): () => void {
+    checkChannelName(channel)
+    this.#receivers.set(channel, receiver)
+    return () => {
+      if (this.#receivers.get(channel) === receiver) this.#receivers.delete(channel)
+    }
+  }
+
+  #open (): void {
+    if (this.#closed) throw new ChannelLayerUnavailable('The channel layer is closed')
+  }
+}
+
+function prune (mailbox: Mailbox, now: number): void {
+  const messages = mailbox.messages
+  let drop = 0
+  while (drop < messages.length && messages[drop].expires <= now) drop++
+  if (drop > 0) messages.splice(0, drop)
+}

@@ -1,0 +1,42 @@
+// Channels' naming rules: ASCII letters, digits, '-', '_', '.', under 100
+// characters; a channel name may end in '!' plus a suffix (process-local names).
+
+const CHANNEL = /^[a-zA-Z0-9\-_.]+(![a-zA-Z0-9\-_.]*)?$/
+const GROUP = /^[a-zA-Z0-9\-_.]+$/
+const MAX = 100
+
+export function checkChannelName (name: unknown): string {
+  if (typeof name !== 'string' || name.length >= MAX || !CHANNEL.test(name)) {
+    throw new TypeError(`Channel name must be a string of ASCII letters, digits, '-', '_' or '.' (optionally '!' and a suffix), under ${MAX} characters (got ${JSON.stringify(name)})`)
+  }
+  return name
+}
+
+export function checkGroupName (name: unknown): string {
+  if (typeof name !== 'string' || name.length >= MAX || !GROUP.test(name)) {
+    throw new TypeError(`Group name must be a string of ASCII letters, digits, '-', '_' or '.', under ${MAX} characters (got ${JSON.stringify(name)})`)
+  }
+  return name
+}
+
+/** A layer message: a plain object with a string `type`. */
+export interface LayerMessage {
+  type: string
+  [key: string]: unknown
+}
+
+export function checkMessage (message: unknown): LayerMessage {
+  if (message === null || typeof message !== 'object' || Array.isArray(message)) {
+    throw new TypeError(`A channel layer message must be a plain object with a string 'type' (got ${message === null ? 'null' : Array.isArray(message) ? 'an array' : typeof message})`)
+  }
+  const proto = Object.getPrototypeOf(message)
+  if (proto !== Object.prototype && proto !== null) throw new TypeError('A channel layer message must be a plain object')
+  if (typeof (message as { type?: unknown }).type !== 'string') throw new TypeError('A channel layer message needs a string \'type\'')
+  return message as LayerMessage
+}
+
+/** The process-local part of a channel name: `specific.abc!xyz` -> `specific.abc!`. */
+export function nonLocalName (name: string): string {
+  const bang = name.indexOf('!')
+  return bang === -1 ? name : name.slice(0, bang + 1)
+}

@@ -1,0 +1,187 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify'
+import fastifyWebsocket from '@fastify/websocket'
+import type { WebSocket } from 'ws'
+import { ImproperlyConfigured } from '../errors.js'
+import type { FlatPattern } from '../urls/compile.js'
+import type { RouteGroup } from '../urls/router.js'
+import { describe } from '../urls/patterns.js'
+import { Connection } from './connection.js'
+import type { ConsumerHandler } from './consumer.js'
+import type { ChannelLayer } from './layer.js'
+import { originChecker } from './origins.js'
+
+/** The `websocket` option. */
+export interface WebsocketOptions {
+  /** WebSocket URL patterns: `path('ws/chat/<str:room>/', Chat.asHandler())`. */
+  urlpatterns?: unknown
+  /** Origins allowed to connect (see README); unset: same host only. Requests without Origin are admitted. */
+  allowedOrigins?: string[]
+  /** Largest frame accepted, in bytes; bigger -> close 1009. Default 1048576. */
+  maxPayload?: number
+  /** Ms between pings; a peer that misses one is dropped. 0 turns pings off. Default 30000. */
+  pingInterval?: number
+}
+
+// Set on the raw upgrade request: the consumer's runtime, the chosen subprotocol,
+// and the close code a refused consumer gave (read by the in-process test communicator).
+export const kConnection = Symbol.for('fastify-async-views.ws.connection')
+export const kSubprotocol = Symbol.for('fastify-async-views.ws.subprotocol')
+export const kCloseCode = Symbol.for('fastify-async-views.ws.closeCode')
+
+type RawUpgrade = FastifyRequest['raw'] & { [kConnection]?: Connection, [kSubprotocol]?: string | null, [kCloseCode]?: number }
+
+const KEY = /^[+/0-9A-Za-z]{22}==$/
+
+/** The live consumers of an app, for app.close() and the ping sweep. */
+export class WebsocketRuntime {
+  readonly connections = new Set<Connection>()
+  #timer: NodeJS.Timeout | undefined
+
+  startPings (interval: number): void {
+    if (interval <= 0) return
+    this.#timer = setInterval(() => { for (const connection of this.connections) connection.ping() }, interval)
+    this.#timer.unref()
+  }
+
+  /** app.close(): every consumer closes with 1001 and its disconnect() is awaited. */
+  async closeAll (): Promise<void> {
+    clearInterval(this.#timer)
+    const pending: Array<Promise<void>> = []
+    for (const connection of this.connections) {
+      pending.push(connection.finished)
+      if (connection.state === 'open') connection.socket?.close(1001, 'server shutting down')
+      else if (connection.state === 'accepted') connection.close(1001).catch(() => {})
+    }
+    await Promise.all(pending)
+  }
+}
+
+/** Registers @fastify/websocket (unless the app has it) with options that suit consumers. */
+export async function ensureWebsocketPlugin (app: FastifyInstance, options: WebsocketOptions, runtime: WebsocketRuntime): Promise<void> {
+  const maxPayload = options.maxPayload ?? 1048576
+  const handleProtocols = (_protocols: Set<string>, request: RawUpgrade): string | false => request[kSubprotocol] ?? false
+  if (app.hasDecorator('websocketServer')) {
+    // The app registered @fastify/websocket itself: adopt what we can, say what we cannot.
+    const wss = app.websocketServer as unknown as { options: Record<string, unknown> }
+    wss.options.handleProtocols = handleProtocols
+    wss.options.maxPayload = maxPayload
+    app.log.warn('fastify-async-views: @fastify/websocket was registered by the app; its preClose runs too (consumers still close with 1001 first)')
+    app.addHook('preClose', async () => { await runtime.closeAll() })
+    return
+  }
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload, handleProtocols: handleProtocols as never },
+    // Close consumers with 1001 and wait for their disconnect(), instead of a bare close.
+    preClose: async function (this: FastifyInstance) {
+      await runtime.closeAll()
+      await new Promise<void>((resolve) => this.websocketServer.close(() => resolve()))
+    },
+    // ws closes the connection itself (1009 for a huge frame, 1007 for bad UTF-8...): log, do not terminate.
+    errorHandler: (error: Error, _socket: WebSocket, request: FastifyRequest) => {
+      request.log.info({ err: error }, 'WebSocket error')
+    }
+  })
+}
+
+/** Checks that every WebSocket pattern mounts a consumer. */
+export function checkConsumerPatterns (patterns: readonly FlatPattern[]): void {
+  for (const flat of patterns) {
+    const view = flat.view as Partial<ConsumerHandler>
+    if (typeof view.consumerClass !== 'function') {
+      throw new ImproperlyConfigured(`websocket.urlpatterns: '${flat.pattern.toString()}' must mount a consumer with Consumer.asHandler() (got ${describe(flat.view)})`)
+    }
+  }
+}
+
+/** The Fastify route options for one group of WebSocket patterns. */
+export function websocketRoute (group: RouteGroup, layer: () => ChannelLayer, runtime: WebsocketRuntime, allowedOrigins: string[] | undefined): Record<string, unknown> {
+  const originAllowed = originChecker(allowedOrigins)
+  const names = group.paramNames
+  const candidates = group.candidates
+
+  // Before any consumer code: a malformed handshake is a 400, a foreign Origin a 403.
+  const checkHandshake: onRequestHookHandler = function (req, reply, done) {
+    if (!req.ws) {
+      done()
+      return
+    }
+    const headers = req.raw.headers
+    const version = headers['sec-websocket-version']
+    if (!KEY.test(headers['sec-websocket-key'] ?? '') || (version !== '13' && version !== '8') || !/\bwebsocket\b/i.test(headers.upgrade ?? '')) {
+      refuse(reply, 400, 'Malformed WebSocket handshake')
+      return
+    }
+    const origin = headers.origin
+    if (!originAllowed(typeof origin === 'string' ? origin : undefined, headers.host ?? (headers[':authority'] as string | undefined))) {
+      req.log.info({ origin }, 'WebSocket origin refused')
+      refuse(reply, 403, 'Origin not allowed')
+      return
+    }
+    done()
+  }
+
+  const connect: preHandlerHookHandler = function (req, reply, done) {
+    if (!req.ws) {
+      done()
+      return
+    }
+    const params = req.params as Record<string, string>
+    const values = names.map((name) => params[name])
+    let found: { handler: ConsumerHandler, args: string[], kwargs: Record<string, unknown> } | undefined
+    for (const candidate of candidates) {
+      const match = candidate.match(values)
+      if (match !== null) {
+        found = { handler: match.pattern.view as unknown as ConsumerHandler, args: match.args, kwargs: match.kwargs }
+        break
+      }
+    }
+    if (found === undefined) {
+      refuse(reply, 404, 'Not Found')
+      return
+    }
+    const raw = req.raw as RawUpgrade
+    Connection.start(found.handler, req, { args: found.args, kwargs: found.kwargs }, layer()).then(async (connection) => {
+      const decision = await connection.decision
+      if (!decision.accept) {
+        raw[kCloseCode] = decision.closeCode
+        refuse(reply, decision.status, decision.status === 403 ? 'WebSocket connection denied' : 'Internal Server Error')
+        return
+      }
+      raw[kSubprotocol] = decision.subprotocol
+      raw[kConnection] = connection
+      runtime.connections.add(connection)
+      connection.finished.then(() => runtime.connections.delete(connection), () => {})
+      // A client gone before the upgrade completes still gets its disconnect().
+      raw.socket?.once('close', () => connection.abortHandshake())
+      done()
+    }, (error: unknown) => {
+      req.log.error({ err: error }, 'WebSocket consumer could not start')
+      refuse(reply, 500, 'Internal Server Error')
+    })
+  }
+
+  const handler = function (socket: WebSocket, req: FastifyRequest): void {
+    const connection = (req.raw as RawUpgrade)[kConnection]
+    if (connection === undefined) {
+      socket.close(1011)
+      return
+    }
+    connection.attach(socket)
+  }
+
+  return {
+    method: 'GET',
+    url: group.url,
+    websocket: true,
+    onRequest: checkHandshake,
+    preHandler: connect,
+    handler
+  }
+}
+
+function refuse (reply: FastifyReply, status: number, message: string): void {
+  if (reply.sent) return
+  reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify({ statusCode: status, error: STATUS[status] ?? 'Error', message }))
+}
+
+const STATUS: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error' }

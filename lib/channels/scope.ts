@@ -1,0 +1,83 @@
+import type { FastifyRequest } from 'fastify'
+import { RequestHeaders } from '../http/headers.js'
+import { QueryDict } from '../http/querydict.js'
+import { parseCookies } from '../http/cookies.js'
+import type { RequestUser } from '../http/request.js'
+
+/**
+ * Channels' `scope` for a WebSocket connection. Members are computed when
+ * first read, from the upgrade request (which stays readable).
+ */
+export class Scope {
+  readonly type = 'websocket'
+  /** The FastifyRequest of the upgrade. */
+  readonly request: FastifyRequest
+  /** Positional and keyword arguments from the URL pattern. */
+  readonly urlRoute: { args: string[], kwargs: Record<string, unknown> }
+  readonly #client: [string, number] | null
+  #headers: RequestHeaders | undefined
+  #query: QueryDict | undefined
+  #cookies: Record<string, string> | undefined
+  #path: string | undefined
+
+  constructor (request: FastifyRequest, urlRoute: { args: string[], kwargs: Record<string, unknown> }) {
+    this.request = request
+    this.urlRoute = urlRoute
+    const socket = request.raw.socket as { remoteAddress?: string, remotePort?: number } | null
+    this.#client = socket?.remoteAddress === undefined ? null : [socket.remoteAddress, socket.remotePort ?? 0]
+  }
+
+  /** The decoded path. */
+  get path (): string {
+    if (this.#path === undefined) {
+      const url = this.request.raw.url ?? '/'
+      const q = url.indexOf('?')
+      const raw = q === -1 ? url : url.slice(0, q)
+      try {
+        this.#path = decodeURIComponent(raw)
+      } catch {
+        this.#path = raw
+      }
+    }
+    return this.#path
+  }
+
+  /** The raw query string (without `?`). */
+  get queryString (): string {
+    const url = this.request.raw.url ?? '/'
+    const q = url.indexOf('?')
+    return q === -1 ? '' : url.slice(q + 1)
+  }
+
+  get query (): QueryDict {
+    this.#query ??= new QueryDict(this.queryString)
+    return this.#query
+  }
+
+  get headers (): RequestHeaders {
+    this.#headers ??= new RequestHeaders(this.request.raw.headers)
+    return this.#headers
+  }
+
+  get cookies (): Record<string, string> {
+    this.#cookies ??= parseCookies(this.request.raw.headers.cookie)
+    return this.#cookies
+  }
+
+  /** `[address, port]` of the client, as ASGI's scope['client']. */
+  get client (): [string, number] | null {
+    return this.#client
+  }
+
+  /** Subprotocols the client offered. */
+  get subprotocols (): string[] {
+    const header = this.request.raw.headers['sec-websocket-protocol']
+    if (header === undefined) return []
+    return String(header).split(',').map((p) => p.trim()).filter((p) => p !== '')
+  }
+
+  /** Whatever Fastify hooks put on the upgrade request as `user`. */
+  get user (): RequestUser {
+    return (this.request as { user?: unknown }).user as RequestUser
+  }
+}

@@ -1,0 +1,2 @@
+export { WebsocketCommunicator, ConnectionClosed } from './communicator.js'
+export type { CommunicatorOptions, ConnectResult } from './communicator.js'
