@@ -143,7 +143,8 @@ export function websocketRoute (group: RouteGroup, layer: () => ChannelLayer, ru
     Connection.start(found.handler, req, { args: found.args, kwargs: found.kwargs }, layer()).then(async (connection) => {
       const decision = await connection.decision
       if (!decision.accept) {
-        raw[kCloseCode] = decision.closeCode
+        // The consumer's own close code (close() / DenyConnection); a crash reports the HTTP status.
+        if (decision.status === 403) raw[kCloseCode] = decision.closeCode
         refuse(reply, decision.status, decision.status === 403 ? 'WebSocket connection denied' : 'Internal Server Error')
         return
       }

@@ -1,0 +1,340 @@
+import t, { type Test } from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
+import asyncViews, {
+  path, rePath, include, AsyncConsumer, AsyncWebsocketConsumer, AsyncJsonWebsocketConsumer, DenyConnection, StopConsumer,
+  type AsyncViewsOptions, type IncomingFrame
+} from 'fastify-async-views'
+import { WebsocketCommunicator, ConnectionClosed } from 'fastify-async-views/testing'
+import { captureLogs, sleep } from './helpers.ts'
+
+async function app (t: Test, options: AsyncViewsOptions, setup?: (app: FastifyInstance) => void, logs?: ReturnType<typeof captureLogs>): Promise<FastifyInstance> {
+  const instance = Fastify(logs?.options ?? {})
+  setup?.(instance)
+  await instance.register(asyncViews, options)
+  await instance.ready()
+  t.teardown(() => instance.close())
+  return instance
+}
+
+async function communicator (t: Test, instance: FastifyInstance, path: string, options = {}): Promise<WebsocketCommunicator> {
+  const c = new WebsocketCommunicator(instance, path, options)
+  t.teardown(() => c.disconnect())
+  return c
+}
+
+const events: string[] = []
+
+class Lifecycle extends AsyncWebsocketConsumer {
+  override groups = ['lifecycle']
+  override async connect (): Promise<void> {
+    events.push(`connect ${String(this.scope.urlRoute.kwargs.name)}`)
+    await this.accept()
+    events.push('accepted')
+  }
+
+  override async receive ({ text, bytes }: IncomingFrame): Promise<void> {
+    if (text !== undefined) await this.send({ text: `text:${text}` })
+    else await this.send({ bytes: Buffer.concat([Buffer.from('bytes:'), bytes as Buffer]) })
+  }
+
+  override async disconnect (code: number): Promise<void> {
+    events.push(`disconnect ${code}`)
+  }
+}
+
+t.test('the full lifecycle: connect, accept, receive/send text and bytes, disconnect', async (t) => {
+  events.length = 0
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/<slug:name>/', Lifecycle.asHandler())] } })
+  const c = await communicator(t, instance, '/ws/alice/')
+  t.same(await c.connect(), { connected: true, subprotocol: null })
+  await c.sendTo({ text: 'hello' })
+  t.equal(await c.receiveFrom(), 'text:hello')
+  await c.sendTo({ bytes: Buffer.from([1, 2]) })
+  const bytes = await c.receiveFrom() as Buffer
+  t.ok(Buffer.isBuffer(bytes))
+  t.same([...bytes], [...Buffer.from('bytes:'), 1, 2])
+  t.equal(await c.disconnect(4321), 4321)
+  await sleep(50)
+  t.same(events, ['connect alice', 'accepted', 'disconnect 4321'])
+})
+
+t.test('accept(subprotocol) chooses one the client offered', async (t) => {
+  class Picky extends AsyncWebsocketConsumer {
+    override async connect (): Promise<void> {
+      const offered = this.scope.subprotocols
+      await this.accept(offered.includes('v2.chat') ? 'v2.chat' : null)
+    }
+  }
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/', Picky.asHandler())] } })
+  t.same(await (await communicator(t, instance, '/ws/', { subprotocols: ['v1.chat', 'v2.chat'] })).connect(), { connected: true, subprotocol: 'v2.chat' })
+  t.same(await (await communicator(t, instance, '/ws/', { subprotocols: ['v1.chat'] })).connect(), { connected: true, subprotocol: null })
+})
+
+t.test('close() or DenyConnection before accept refuse the handshake; other errors give 500', async (t) => {
+  const log: string[] = []
+  class Gate extends AsyncWebsocketConsumer {
+    override groups = ['gate-group']
+    override async connect (): Promise<void> {
+      const mode = this.scope.query.get('mode')
+      if (mode === 'close') return await this.close(4003)
+      if (mode === 'deny') throw new DenyConnection()
+      if (mode === 'throw') throw new Error('connect exploded')
+      if (mode === 'nothing') return
+      await this.accept()
+    }
+
+    override async disconnect (code: number): Promise<void> { log.push(`disconnect ${code} ${this.scope.query.get('mode')}`) }
+  }
+  const logs = captureLogs('error')
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/', Gate.asHandler())] } }, undefined, logs)
+  t.same(await (await communicator(t, instance, '/ws/?mode=close')).connect(), { connected: false, closeCode: 4003 }, 'the consumer\'s close code')
+  t.same(await (await communicator(t, instance, '/ws/?mode=deny')).connect(), { connected: false, closeCode: 1000 })
+  t.same(await (await communicator(t, instance, '/ws/?mode=throw')).connect(), { connected: false, closeCode: 500 })
+  t.same(await (await communicator(t, instance, '/ws/?mode=nothing')).connect(), { connected: false, closeCode: 1000 }, 'connect() that neither accepts nor closes is refused')
+  await sleep(50)
+  t.same(log.sort(), ['disconnect 1006 close', 'disconnect 1006 deny', 'disconnect 1006 nothing', 'disconnect 1006 throw'])
+  t.ok(logs.lines.some((line) => line.err?.message === 'connect exploded'))
+  // Groups were left: a group send reaches nobody (no error, nothing delivered).
+  const open = await communicator(t, instance, '/ws/')
+  t.equal((await open.connect()).connected, true)
+})
+
+t.test('class-level groups are joined before connect and left after disconnect', async (t) => {
+  let channel = ''
+  let joinedAtConnect = false
+  class Member extends AsyncJsonWebsocketConsumer {
+    override groups = ['members']
+    override async connect (): Promise<void> {
+      channel = this.channelName
+      await this.channelLayer.groupSend('members', { type: 'probe' })
+      await this.accept()
+    }
+
+    async probe (): Promise<void> { joinedAtConnect = true }
+    async roomNews (event: { text: string }): Promise<void> { await this.sendJson({ news: event.text }) }
+  }
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/', Member.asHandler())] } })
+  const c = await communicator(t, instance, '/ws/')
+  await c.connect()
+  await sleep(20)
+  t.ok(joinedAtConnect, 'a group message sent during connect() arrived (handled after connect)')
+  await instance.channelLayer.groupSend('members', { type: 'room.news', text: 'hi' })
+  t.same(await c.receiveJsonFrom(), { news: 'hi' })
+  await c.disconnect()
+  await sleep(20)
+  await instance.channelLayer.send(channel, { type: 'after' })
+  await instance.channelLayer.groupSend('members', { type: 'room.news', text: 'nobody' })
+  t.equal(await Promise.race([instance.channelLayer.receive(channel), sleep(100).then(() => 'nothing')]).then((m) => (m as { type?: string }).type ?? m), 'after', 'the group no longer holds the departed channel')
+})
+
+t.test('layer events dispatch by type: camelCase, then snake_case; base methods never', async (t) => {
+  class Dispatch extends AsyncJsonWebsocketConsumer {
+    override groups = ['d']
+    async chatMessage (event: { text: string }): Promise<void> { await this.sendJson({ via: 'camel', text: event.text }) }
+    async user_joined (event: { who: string }): Promise<void> { await this.sendJson({ via: 'snake', who: event.who }) } // eslint-disable-line camelcase
+    async aBC (): Promise<void> { await this.sendJson({ via: 'aBC' }) }
+  }
+  const logs = captureLogs('error')
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/', Dispatch.asHandler())] } }, undefined, logs)
+  const c = await communicator(t, instance, '/ws/')
+  await c.connect()
+  await instance.channelLayer.groupSend('d', { type: 'chat.message', text: 'x' })
+  t.same(await c.receiveJsonFrom(), { via: 'camel', text: 'x' })
+  await instance.channelLayer.groupSend('d', { type: 'user.joined', who: 'bob' })
+  t.same(await c.receiveJsonFrom(), { via: 'snake', who: 'bob' })
+  await instance.channelLayer.groupSend('d', { type: 'a.b_c' })
+  t.same(await c.receiveJsonFrom(), { via: 'aBC' })
+  await instance.channelLayer.groupSend('d', { type: 'close' })
+  const error = await c.receiveFrom().catch((e: unknown) => e) as ConnectionClosed
+  t.equal(error.closeCode, 1011, 'a base method name is not a handler: no handler -> 1011')
+  t.ok(logs.lines.some((line) => /No handler for message type "close"/.test(line.err?.message)))
+})
+
+t.test('one event at a time per consumer, in arrival order', async (t) => {
+  const seen: string[] = []
+  class Serial extends AsyncJsonWebsocketConsumer {
+    override groups = ['serial']
+    override async receiveJson (content: { n: number }): Promise<void> {
+      seen.push(`start frame ${content.n}`)
+      await sleep(20)
+      seen.push(`end frame ${content.n}`)
+    }
+
+    async tick (event: { n: number }): Promise<void> {
+      seen.push(`start event ${event.n}`)
+      await sleep(5)
+      seen.push(`end event ${event.n}`)
+      if (event.n === 2) await this.sendJson({ done: true })
+    }
+  }
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/', Serial.asHandler())] } })
+  const c = await communicator(t, instance, '/ws/')
+  await c.connect()
+  await c.sendJsonTo({ n: 1 })
+  await sleep(5)
+  await instance.channelLayer.groupSend('serial', { type: 'tick', n: 1 })
+  await c.sendJsonTo({ n: 2 })
+  await sleep(5)
+  await instance.channelLayer.groupSend('serial', { type: 'tick', n: 2 })
+  t.same(await c.receiveJsonFrom(2000), { done: true })
+  t.same(seen, ['start frame 1', 'end frame 1', 'start event 1', 'end event 1', 'start frame 2', 'end frame 2', 'start event 2', 'end event 2'])
+})
+
+t.test('JSON consumers: invalid JSON -> 1007, binary -> 1003, encode/decode overridable', async (t) => {
+  class Json extends AsyncJsonWebsocketConsumer {
+    override async receiveJson (content: unknown): Promise<void> { await this.sendJson({ got: content }) }
+  }
+  class Upper extends AsyncJsonWebsocketConsumer {
+    override decodeJson (text: string): unknown { return JSON.parse(text.toLowerCase()) }
+    override encodeJson (content: unknown): string { return JSON.stringify(content).toUpperCase() }
+    override async receiveJson (content: unknown): Promise<void> { await this.sendJson(content) }
+  }
+  const instance = await app(t, { websocket: { urlpatterns: [path('json/', Json.asHandler()), path('upper/', Upper.asHandler())] } })
+  const good = await communicator(t, instance, '/json/')
+  await good.connect()
+  await good.sendJsonTo({ a: [1] })
+  t.same(await good.receiveJsonFrom(), { got: { a: [1] } })
+  await good.sendTo({ text: '{nope' })
+  t.equal(((await good.receiveFrom().catch((e: unknown) => e)) as ConnectionClosed).closeCode, 1007)
+  const binary = await communicator(t, instance, '/json/')
+  await binary.connect()
+  await binary.sendTo({ bytes: Buffer.from('{}') })
+  t.equal(((await binary.receiveFrom().catch((e: unknown) => e)) as ConnectionClosed).closeCode, 1003)
+  const upper = await communicator(t, instance, '/upper/')
+  await upper.connect()
+  await upper.sendTo({ text: '{"KEY":"VALUE"}' })
+  t.equal(await upper.receiveFrom(), '{"KEY":"VALUE"}')
+})
+
+t.test('a handler error closes with 1011, is logged, and the server is fine', async (t) => {
+  const disconnects: number[] = []
+  class Fragile extends AsyncWebsocketConsumer {
+    override async receive ({ text }: IncomingFrame): Promise<void> {
+      if (text === 'boom') throw new Error('handler exploded')
+      if (text === 'stop') throw new StopConsumer()
+      await this.send({ text: 'ok' })
+    }
+
+    override async disconnect (code: number): Promise<void> { disconnects.push(code) }
+  }
+  const logs = captureLogs('error')
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/', Fragile.asHandler())] } }, undefined, logs)
+  const a = await communicator(t, instance, '/ws/')
+  await a.connect()
+  await a.sendTo({ text: 'boom' })
+  t.equal(((await a.receiveFrom().catch((e: unknown) => e)) as ConnectionClosed).closeCode, 1011)
+  t.equal(logs.lines.filter((line) => line.err?.message === 'handler exploded').length, 1, 'logged once')
+  const b = await communicator(t, instance, '/ws/')
+  await b.connect()
+  await b.sendTo({ text: 'ping' })
+  t.equal(await b.receiveFrom(), 'ok', 'another connection is served')
+  await b.sendTo({ text: 'stop' })
+  t.equal(((await b.receiveFrom().catch((e: unknown) => e)) as ConnectionClosed).closeCode, 1000, 'StopConsumer closes normally')
+  await sleep(50)
+  t.same(disconnects, [1011, 1000])
+})
+
+t.test('routing: converters, rePath, include; 404 for no pattern; Fastify hooks and scope', async (t) => {
+  class Echo extends AsyncJsonWebsocketConsumer {
+    label = 'default'
+    override async connect (): Promise<void> {
+      await this.accept()
+      const scope = this.scope
+      await this.sendJson({
+        label: this.label,
+        kwargs: scope.urlRoute.kwargs,
+        args: scope.urlRoute.args,
+        path: scope.path,
+        query: scope.query.get('q') ?? null,
+        queryString: scope.queryString,
+        header: scope.headers.get('x-test') ?? null,
+        cookie: scope.cookies.sid ?? null,
+        user: scope.user ?? null,
+        type: scope.type,
+        client: scope.client,
+        requestId: typeof scope.request.id
+      })
+    }
+  }
+  const instance = await app(t, {
+    websocket: {
+      urlpatterns: [
+        path('rooms/<int:id>/', Echo.asHandler({ label: 'int' })),
+        path('rooms/<slug:name>/', Echo.asHandler({ label: 'slug' })),
+        rePath('^re/(?P<code>[a-z]{3})/$', Echo.asHandler({ label: 're' })),
+        path('nested/', include([path('<str:x>/', Echo.asHandler({ label: 'inc' }))]))
+      ]
+    }
+  }, (a) => {
+    a.addHook('preHandler', async (request) => { (request as unknown as { user: unknown }).user = { id: 9 } })
+  })
+  const first = async (path: string, options = {}): Promise<Record<string, unknown>> => {
+    const c = await communicator(t, instance, path, options)
+    t.equal((await c.connect()).connected, true, path)
+    return await c.receiveJsonFrom()
+  }
+  t.match(await first('/rooms/42/?q=1', { headers: { 'x-test': 'yes', cookie: 'sid=abc' } }), {
+    label: 'int', kwargs: { id: 42 }, path: '/rooms/42/', query: '1', queryString: 'q=1', header: 'yes', cookie: 'abc', user: { id: 9 }, type: 'websocket', client: ['127.0.0.1', 50000], requestId: 'string'
+  })
+  t.match(await first('/rooms/lobby/'), { label: 'slug', kwargs: { name: 'lobby' } })
+  t.match(await first('/re/abc/'), { label: 're', kwargs: { code: 'abc' } })
+  t.match(await first('/nested/zz/'), { label: 'inc', kwargs: { x: 'zz' } })
+  t.same(await (await communicator(t, instance, '/rooms/a.b/')).connect(), { connected: false, closeCode: 404 })
+  t.same(await (await communicator(t, instance, '/nowhere/')).connect(), { connected: false, closeCode: 404 })
+  const http = await instance.inject('/rooms/42/')
+  t.equal(http.statusCode, 404, 'a plain GET to a WebSocket route')
+})
+
+t.test('a hook that refuses the upgrade gives its status before any consumer code', async (t) => {
+  let connects = 0
+  class Counted extends AsyncWebsocketConsumer {
+    override async connect (): Promise<void> { connects++; await this.accept() }
+  }
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/', Counted.asHandler())] } }, (a) => {
+    a.addHook('onRequest', async (request, reply) => {
+      if (request.headers.authorization !== 'Bearer ok') return await reply.code(401).send({ error: 'no token' })
+    })
+  })
+  t.same(await (await communicator(t, instance, '/ws/')).connect(), { connected: false, closeCode: 401 })
+  t.equal(connects, 0)
+  t.same(await (await communicator(t, instance, '/ws/', { headers: { authorization: 'Bearer ok' } })).connect(), { connected: true, subprotocol: null })
+  t.equal(connects, 1)
+})
+
+t.test('an HTTP view can groupSend real-time updates to connected clients', async (t) => {
+  class Feed extends AsyncJsonWebsocketConsumer {
+    override groups = ['feed']
+    async feedUpdate (event: { item: string }): Promise<void> { await this.sendJson({ item: event.item }) }
+  }
+  const instance = await app(t, {
+    urlpatterns: [path('publish/', async (request) => {
+      await request.fastify.server.channelLayer.groupSend('feed', { type: 'feed.update', item: request.GET.get('item') ?? '' })
+      return { sent: true }
+    })],
+    websocket: { urlpatterns: [path('ws/feed/', Feed.asHandler())] }
+  })
+  const a = await communicator(t, instance, '/ws/feed/')
+  const b = await communicator(t, instance, '/ws/feed/')
+  await a.connect()
+  await b.connect()
+  t.same((await instance.inject('/publish/?item=news')).json(), { sent: true })
+  t.same(await a.receiveJsonFrom(), { item: 'news' })
+  t.same(await b.receiveJsonFrom(), { item: 'news' })
+  t.ok(await a.receiveNothing())
+})
+
+t.test('AsyncConsumer and asHandler checks; bad websocket options fail register', async (t) => {
+  class Bare extends AsyncConsumer {}
+  t.throws(() => Bare.asHandler({ nope: 1 } as never), /invalid keyword 'nope'/)
+  const handler = Lifecycle.asHandler()
+  t.equal(handler.consumerClass, Lifecycle)
+  const http = Fastify()
+  t.teardown(() => http.close())
+  await http.register(asyncViews, { urlpatterns: [path('ws-as-http/', handler)] })
+  t.equal((await http.inject('/ws-as-http/')).statusCode, 426, 'a consumer mounted as an HTTP view answers 426')
+  for (const websocket of [{ urlpatterns: [path('x/', async () => ({}))] }, { nope: 1 }, { maxPayload: 0 }, { pingInterval: -1 }, { allowedOrigins: 'x' }]) {
+    const bad = Fastify()
+    await t.rejects((async () => { await bad.register(asyncViews, { websocket: websocket as never }) })(), { name: 'ImproperlyConfigured' }, JSON.stringify(websocket))
+    await bad.close()
+  }
+})
