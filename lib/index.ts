@@ -68,6 +68,8 @@ export type { ConsumerHandler, IncomingFrame, OutgoingFrame } from './channels/c
 export { StopConsumer, DenyConnection } from './channels/exceptions.js'
 export { Scope } from './channels/scope.js'
 export { InMemoryChannelLayer } from './channels/memory.js'
+export { RedisChannelLayer } from './channels/redis.js'
+export type { RedisLayerOptions } from './channels/redis.js'
 export type { ChannelLayer, LayerMessage, LayerOptions, LayerLogger, LocalReceiver } from './channels/layer.js'
 export type { WebsocketOptions } from './channels/routing.js'
 export type { ChannelLayerConfig } from './plugin.js'

@@ -371,7 +371,9 @@ async function createLayer (option: ChannelLayer | ChannelLayerConfig | undefine
     if (backend === undefined || backend === 'memory') return new InMemoryChannelLayer(rest)
     if (backend === 'redis') {
       const { RedisChannelLayer } = await import('./channels/redis.js')
-      return new RedisChannelLayer(rest) as unknown as ChannelLayer
+      const layer = new RedisChannelLayer(rest)
+      await layer.connect()
+      return layer
     }
   } catch (error) {
     throw new ImproperlyConfigured(`Option 'channelLayer': ${messageOf(error)}`, { cause: error })

@@ -84,9 +84,11 @@ export function layerContract (t: Test, make: MakeLayer): void {
     t.same(await layer.receive(channel), { type: 'copy', list: [1] })
   })
 
+  // Named channels: each holds its own messages. (In Redis, channels made by
+  // newChannel() in one process share one key, and capacity applies to it.)
   t.test('capacity: send to a full channel raises ChannelFull', async (t) => {
     const layer = await layerFor(t, { capacity: 3 })
-    const channel = await layer.newChannel()
+    const channel = `capacity.${Math.random().toString(36).slice(2)}`
     for (let i = 0; i < 3; i++) await layer.send(channel, { type: 'fill', i })
     await t.rejects(layer.send(channel, { type: 'over' }), ChannelFull)
     t.same(await layer.receive(channel), { type: 'fill', i: 0 })
@@ -95,8 +97,8 @@ export function layerContract (t: Test, make: MakeLayer): void {
 
   t.test('groupSend reaches every member and skips full ones', async (t) => {
     const layer = await layerFor(t, { capacity: 2 })
-    const full = await layer.newChannel()
-    const free = await layer.newChannel()
+    const full = `full.${Math.random().toString(36).slice(2)}`
+    const free = `free.${Math.random().toString(36).slice(2)}`
     await layer.groupAdd('room', full)
     await layer.groupAdd('room', free)
     await layer.send(full, { type: 'a' })

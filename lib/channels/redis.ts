@@ -1,14 +1,547 @@
-import type { LayerOptions } from './layer.js'
+import { Redis, type RedisOptions } from 'ioredis'
+import { ChannelFull, ChannelLayerUnavailable } from '../errors.js'
+import { checkLayerOptions, kSubscribe, randomSuffix, type ChannelLayer, type LayerLogger, type LayerOptions, type LocalReceiver } from './layer.js'
+import { checkChannelName, checkGroupName, checkMessage, nonLocalName, type LayerMessage } from './names.js'
+import { DELIVER, GROUP_MEMBERS, GROUP_SEND, SEND } from './redis-scripts.js'
 
-/** Options of RedisChannelLayer (see issue: Redis layer). */
-export interface RedisLayerOptions extends LayerOptions {
+/** Options of RedisChannelLayer; other keys go to ioredis (TLS, password, Sentinel...). */
+export interface RedisLayerOptions extends LayerOptions, Omit<RedisOptions, 'keyPrefix'> {
+  /** One Redis server. Default `redis://127.0.0.1:6379`. */
   url?: string
-  hosts?: string[]
+  /** Several servers: channels and groups are sharded over them by a hash of the name. */
+  hosts?: Array<string | RedisOptions>
+  /** Prefix of every key. Default `asgi`. */
   prefix?: string
 }
 
-export class RedisChannelLayer {
-  constructor (_options: RedisLayerOptions) {
-    throw new Error('RedisChannelLayer is not built yet')
+type Scripted = Redis & {
+  favSend: (key: string, now: number, expiry: number, capacity: number, member: string, ttl: number) => Promise<number>
+  favGroupSend: (key: string, now: number, groupExpiry: number, expiry: number, capacity: number, keyPrefix: string, order: string, json: string, ttl: number) => Promise<string[]>
+  favGroupMembers: (key: string, now: number, groupExpiry: number) => Promise<string[]>
+  favDeliver: (...args: Array<string | number>) => Promise<number[]>
+}
+
+// Commands fail at once while Redis is down (never queued for later), and the
+// client keeps reconnecting in the background.
+const CLIENT_DEFAULTS: RedisOptions = {
+  lazyConnect: true,
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  retryStrategy: (times) => Math.min(times * 100, 1000)
+}
+
+/** One Redis server: a command connection and blocking ones for readers. */
+class Shard {
+  readonly label: string
+  readonly client: Scripted
+  readonly #options: RedisOptions & { url?: string }
+  readonly #blocking = new Set<Redis>()
+  #lastError: Error | undefined
+  #readyOnce = false
+  onReconnect: (() => void) | undefined
+
+  constructor (target: string | RedisOptions, extra: RedisOptions) {
+    const options = typeof target === 'string' ? { ...CLIENT_DEFAULTS, ...extra, url: target } : { ...CLIENT_DEFAULTS, ...extra, ...target }
+    this.#options = options
+    this.label = describeTarget(target)
+    this.client = this.#make() as Scripted
+    this.client.defineCommand('favSend', { numberOfKeys: 1, lua: SEND })
+    this.client.defineCommand('favGroupSend', { numberOfKeys: 1, lua: GROUP_SEND })
+    this.client.defineCommand('favGroupMembers', { numberOfKeys: 1, lua: GROUP_MEMBERS })
+    this.client.defineCommand('favDeliver', { lua: DELIVER })
+    this.client.on('ready', () => {
+      // Redis without persistence forgets memberships on restart: re-add ours.
+      if (this.#readyOnce) this.onReconnect?.()
+      this.#readyOnce = true
+    })
   }
+
+  #make (): Redis {
+    const { url, ...options } = this.#options
+    const client = url === undefined ? new Redis(options) : new Redis(url, options)
+    client.on('error', (error: Error) => { this.#lastError = error })
+    return client
+  }
+
+  async connect (): Promise<void> {
+    if (this.client.status === 'ready') return
+    try {
+      if (this.client.status === 'wait') await this.client.connect()
+      else await new Promise<void>((resolve, reject) => {
+        this.client.once('ready', resolve)
+        this.client.once('end', () => reject(new Error('connection ended')))
+      })
+    } catch (error) {
+      throw this.unavailable(error)
+    }
+  }
+
+  /** A clear error naming the server. */
+  unavailable (error: unknown): ChannelLayerUnavailable {
+    if (error instanceof ChannelLayerUnavailable) return error
+    const cause = this.#lastError ?? error
+    return new ChannelLayerUnavailable(`Redis at ${this.label} is not available: ${(cause as Error)?.message ?? String(cause)}`, { cause })
+  }
+
+  /** A connection of its own for a blocking command. */
+  async blocking (): Promise<Redis> {
+    const client = this.#make()
+    this.#blocking.add(client)
+    client.once('end', () => this.#blocking.delete(client))
+    await client.connect()
+    return client
+  }
+
+  release (client: Redis): void {
+    this.#blocking.delete(client)
+    client.disconnect()
+  }
+
+  disconnect (): void {
+    // disconnect(), not quit(): quit waits, and a process would linger.
+    this.client.disconnect()
+    for (const client of this.#blocking) client.disconnect()
+    this.#blocking.clear()
+  }
+}
+
+function describeTarget (target: string | RedisOptions): string {
+  if (typeof target === 'string') {
+    try {
+      const url = new URL(target)
+      url.password = ''
+      url.username = ''
+      return url.href.replace(/\/$/, '')
+    } catch {
+      return target
+    }
+  }
+  return `redis://${target.host ?? '127.0.0.1'}:${target.port ?? 6379}`
+}
+
+// FNV-1a: every process maps a name to the same server.
+function hash (text: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref())
+
+interface Waiter { resolve (message: LayerMessage): void, reject (error: unknown): void }
+
+/**
+ * channels_redis on ioredis. Every channel made by `newChannel()` in this
+ * process shares one Redis key (`<prefix>:ch:specific.<id>!`), read by one
+ * blocking connection; `groupSend` writes one message per process, naming its
+ * target channels, in one round trip. Delivery is at most once.
+ */
+export class RedisChannelLayer implements ChannelLayer {
+  readonly capacity: number
+  readonly expiry: number
+  readonly groupExpiry: number
+  readonly prefix: string
+  log: LayerLogger | undefined
+  readonly #shards: Shard[]
+  readonly #clientId = randomSuffix()
+  #sequence = 0
+  #closed = false
+  #connecting: Promise<void> | undefined
+  readonly #receivers = new Map<string, LocalReceiver>()
+  readonly #waiters = new Map<string, Waiter[]>()
+  readonly #buffers = new Map<string, LayerMessage[]>()
+  readonly #local = new Set<string>()
+  readonly #readers = new Map<string, { stop: () => void }>()
+  readonly #memberships = new Map<string, Set<string>>()
+  readonly #pendingReceives = new Set<{ reject: (error: unknown) => void }>()
+
+  constructor (options: RedisLayerOptions = {}) {
+    const { capacity, expiry, groupExpiry, log, url, hosts, prefix, ...ioredisOptions } = options
+    const checked = checkLayerOptions({ capacity, expiry, groupExpiry })
+    this.capacity = checked.capacity
+    this.expiry = checked.expiry
+    this.groupExpiry = checked.groupExpiry
+    this.log = log
+    this.prefix = prefix ?? 'asgi'
+    if (!/^[a-zA-Z0-9\-_.:]+$/.test(this.prefix)) throw new TypeError(`prefix must be letters, digits, '-', '_', '.' or ':' (got ${JSON.stringify(this.prefix)})`)
+    if (url !== undefined && hosts !== undefined) throw new TypeError("Give 'url' or 'hosts', not both")
+    const targets = hosts ?? [url ?? 'redis://127.0.0.1:6379']
+    if (!Array.isArray(targets) || targets.length === 0) throw new TypeError('hosts must be a non-empty array')
+    this.#shards = targets.map((target) => new Shard(target, ioredisOptions))
+    for (const shard of this.#shards) shard.onReconnect = () => { this.#readd(shard) }
+  }
+
+  /** Connects to every server; rejects with a clear error naming the one that is not reachable. */
+  async connect (): Promise<void> {
+    this.#open()
+    this.#connecting ??= Promise.all(this.#shards.map(async (shard) => { await shard.connect() })).then(() => {}, (error: unknown) => {
+      this.#connecting = undefined
+      throw error
+    })
+    await this.#connecting
+  }
+
+  #open (): void {
+    if (this.#closed) throw new ChannelLayerUnavailable('The channel layer is closed')
+  }
+
+  #shard (name: string): Shard {
+    const shards = this.#shards
+    return shards.length === 1 ? shards[0] : shards[hash(name) % shards.length]
+  }
+
+  #channelKey (channel: string): string {
+    return `${this.prefix}:ch:${nonLocalName(channel)}`
+  }
+
+  #groupKey (group: string): string {
+    return `${this.prefix}:gr:${group}`
+  }
+
+  // Unique and sortable: equal scores pop in this process's send order.
+  #order (): string {
+    return `${(++this.#sequence).toString(16).padStart(12, '0')}.${this.#clientId}.`
+  }
+
+  async #call<T> (shard: Shard, run: () => Promise<T>): Promise<T> {
+    await this.connect()
+    try {
+      return await run()
+    } catch (error) {
+      if (error instanceof TypeError) throw error
+      throw shard.unavailable(error)
+    }
+  }
+
+  async send (channel: string, message: LayerMessage): Promise<void> {
+    checkChannelName(channel)
+    checkMessage(message)
+    this.#open()
+    const json = encode(message)
+    const shard = this.#shard(nonLocalName(channel))
+    const member = `${this.#order()}0000|${JSON.stringify([channel])}|${json}`
+    const added = await this.#call(shard, async () => await shard.client.favSend(this.#channelKey(channel), Date.now(), this.expiry * 1000, this.capacity, member, Math.ceil(this.expiry) + 1))
+    if (added === 0) throw new ChannelFull(`Channel ${channel} is full (${this.capacity} messages waiting)`)
+  }
+
+  async receive (channel: string, options: { signal?: AbortSignal } = {}): Promise<LayerMessage> {
+    checkChannelName(channel)
+    this.#open()
+    const { signal } = options
+    if (signal?.aborted === true) throw signal.reason
+    if (channel.includes('!')) return await this.#receiveLocal(channel, signal)
+    return await this.#receiveNormal(channel, signal)
+  }
+
+  async #receiveLocal (channel: string, signal: AbortSignal | undefined): Promise<LayerMessage> {
+    await this.connect()
+    const buffered = this.#buffers.get(channel)
+    if (buffered !== undefined && buffered.length > 0) {
+      const message = buffered.shift() as LayerMessage
+      if (buffered.length === 0) this.#buffers.delete(channel)
+      return message
+    }
+    // connect() may have awaited: the caller may have left meanwhile.
+    if (aborted(signal)) throw signal?.reason
+    this.#local.add(channel)
+    this.#startReader(nonLocalName(channel))
+    return await new Promise<LayerMessage>((resolve, reject) => {
+      const onAbort = (): void => {
+        remove()
+        reject(signal?.reason)
+      }
+      const remove = (): void => {
+        const list = this.#waiters.get(channel)
+        if (list === undefined) return
+        const index = list.indexOf(waiter)
+        if (index !== -1) list.splice(index, 1)
+        if (list.length === 0) this.#waiters.delete(channel)
+      }
+      const waiter: Waiter = {
+        resolve: (message) => { signal?.removeEventListener('abort', onAbort); resolve(message) },
+        reject: (error) => { signal?.removeEventListener('abort', onAbort); reject(error) }
+      }
+      const list = this.#waiters.get(channel)
+      if (list === undefined) this.#waiters.set(channel, [waiter])
+      else list.push(waiter)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  // A normal channel: its own key, popped by a blocking connection of this call.
+  async #receiveNormal (channel: string, signal: AbortSignal | undefined): Promise<LayerMessage> {
+    const shard = this.#shard(channel)
+    const key = this.#channelKey(channel)
+    await this.connect()
+    let client: Redis | undefined
+    const pending = { reject: (_error: unknown) => {} }
+    const stopped = new Promise<never>((_resolve, reject) => { pending.reject = reject })
+    stopped.catch(() => {})
+    this.#pendingReceives.add(pending)
+    const onAbort = (): void => pending.reject(signal?.reason)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      for (;;) {
+        if (signal?.aborted === true) throw signal.reason
+        this.#open()
+        try {
+          client ??= await Promise.race([shard.blocking(), stopped])
+          const popped = await Promise.race([client.bzpopmin(key, 1), stopped])
+          if (popped === null || popped === undefined) continue
+          const [, member, score] = popped
+          if (aborted(signal) || this.#closed) {
+            // Popped just as the caller left: put it back, steal nothing.
+            await client.zadd(key, score, member).catch(() => {})
+            throw signal?.reason ?? new ChannelLayerUnavailable('The channel layer is closed')
+          }
+          const decoded = decodeMember(member)
+          if (decoded === undefined || Number(score) < Date.now() - this.expiry * 1000) continue
+          return decoded.message
+        } catch (error) {
+          if (aborted(signal) || this.#closed) throw signal?.reason ?? error
+          // Redis is down: keep waiting across the outage.
+          if (client !== undefined) shard.release(client)
+          client = undefined
+          await sleep(250)
+        }
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+      this.#pendingReceives.delete(pending)
+      if (client !== undefined) shard.release(client)
+    }
+  }
+
+  // One reader per process key: pops messages and hands them to this process's channels.
+  #startReader (local: string): void {
+    if (this.#readers.has(local)) return
+    let active = true
+    let client: Redis | undefined
+    const shard = this.#shard(local)
+    const key = this.#channelKey(local)
+    this.#readers.set(local, { stop: () => { active = false; if (client !== undefined) shard.release(client) } })
+    const loop = async (): Promise<void> => {
+      let failures = 0
+      while (active && !this.#closed) {
+        try {
+          client ??= await shard.blocking()
+          const popped = await client.bzpopmin(key, 2)
+          failures = 0
+          if (popped === null || popped === undefined) continue
+          this.#dispatch(popped[1], Number(popped[2]))
+          // Drain what else is waiting in one round trip.
+          const more = await client.zpopmin(key, 256)
+          for (let i = 0; i < more.length; i += 2) this.#dispatch(more[i], Number(more[i + 1]))
+        } catch (error) {
+          if (!active || this.#closed) break
+          if (failures++ === 0) this.#warn({ err: error, key }, `channel layer reader lost Redis at ${shard.label}; retrying`)
+          if (client !== undefined) shard.release(client)
+          client = undefined
+          await sleep(Math.min(250 * failures, 1000))
+        }
+      }
+    }
+    loop().catch(() => {})
+  }
+
+  #dispatch (member: string, score: number): void {
+    const decoded = decodeMember(member)
+    if (decoded === undefined || score < Date.now() - this.expiry * 1000) return
+    const { targets, message } = decoded
+    for (const target of targets) {
+      const receiver = this.#receivers.get(target)
+      if (receiver !== undefined) {
+        if (receiver.backlog >= this.capacity) this.#warn({ channel: target }, `channel ${target} is full, message dropped`)
+        else receiver.deliver(message)
+        continue
+      }
+      const waiters = this.#waiters.get(target)
+      const waiter = waiters?.shift()
+      if (waiter !== undefined) {
+        if (waiters?.length === 0) this.#waiters.delete(target)
+        waiter.resolve(message)
+        continue
+      }
+      // Kept for a later receive() only for channels this process made and still uses.
+      if (!this.#local.has(target)) continue
+      let buffer = this.#buffers.get(target)
+      if (buffer === undefined) {
+        buffer = []
+        this.#buffers.set(target, buffer)
+      }
+      if (buffer.length >= this.capacity) this.#warn({ channel: target }, `channel ${target} is full, message dropped`)
+      else buffer.push(message)
+    }
+  }
+
+  async newChannel (prefix = 'specific'): Promise<string> {
+    this.#open()
+    const name = checkChannelName(`${prefix}.${this.#clientId}!${randomSuffix()}`)
+    this.#local.add(name)
+    return name
+  }
+
+  async groupAdd (group: string, channel: string): Promise<void> {
+    checkGroupName(group)
+    checkChannelName(channel)
+    this.#open()
+    const shard = this.#shard(group)
+    const key = this.#groupKey(group)
+    await this.#call(shard, async () => {
+      await shard.client.multi().zadd(key, Date.now(), channel).expire(key, Math.ceil(this.groupExpiry)).exec()
+    })
+    let members = this.#memberships.get(group)
+    if (members === undefined) {
+      members = new Set()
+      this.#memberships.set(group, members)
+    }
+    members.add(channel)
+  }
+
+  async groupDiscard (group: string, channel: string): Promise<void> {
+    checkGroupName(group)
+    checkChannelName(channel)
+    this.#open()
+    const members = this.#memberships.get(group)
+    members?.delete(channel)
+    if (members?.size === 0) this.#memberships.delete(group)
+    const shard = this.#shard(group)
+    await this.#call(shard, async () => { await shard.client.zrem(this.#groupKey(group), channel) })
+  }
+
+  async groupSend (group: string, message: LayerMessage): Promise<void> {
+    checkGroupName(group)
+    checkMessage(message)
+    this.#open()
+    const json = encode(message)
+    const shard = this.#shard(group)
+    const now = Date.now()
+    let full: string[]
+    if (this.#shards.length === 1) {
+      full = await this.#call(shard, async () => await shard.client.favGroupSend(
+        this.#groupKey(group), now, this.groupExpiry * 1000, this.expiry * 1000, this.capacity, `${this.prefix}:ch:`, this.#order(), json, Math.ceil(this.expiry) + 1))
+    } else {
+      full = await this.#groupSendSharded(group, json, now)
+    }
+    for (const channel of full) this.#warn({ group, channel }, `groupSend to ${group}: channel ${channel} is full, message dropped for it`)
+  }
+
+  // Members from the group's server, then one script per server holding their keys.
+  async #groupSendSharded (group: string, json: string, now: number): Promise<string[]> {
+    const groupShard = this.#shard(group)
+    const members = await this.#call(groupShard, async () => await groupShard.client.favGroupMembers(this.#groupKey(group), now, this.groupExpiry * 1000))
+    const byShard = new Map<Shard, Map<string, string[]>>()
+    for (const channel of members) {
+      const local = nonLocalName(channel)
+      const shard = this.#shard(local)
+      let keys = byShard.get(shard)
+      if (keys === undefined) {
+        keys = new Map()
+        byShard.set(shard, keys)
+      }
+      const key = this.#channelKey(local)
+      const targets = keys.get(key)
+      if (targets === undefined) keys.set(key, [channel])
+      else targets.push(channel)
+    }
+    const full: string[] = []
+    await Promise.all([...byShard].map(async ([shard, keys]) => {
+      const list = [...keys]
+      const args: Array<string | number> = [list.length, ...list.map(([key]) => key), now, this.expiry * 1000, this.capacity, this.#order(), json, Math.ceil(this.expiry) + 1, ...list.map(([, targets]) => JSON.stringify(targets))]
+      const fullIndexes = await this.#call(shard, async () => await shard.client.favDeliver(...args))
+      for (const index of fullIndexes) full.push(...list[index - 1][1])
+    }))
+    return full
+  }
+
+  async #readd (shard: Shard): Promise<void> {
+    const now = Date.now()
+    for (const [group, channels] of this.#memberships) {
+      if (this.#shard(group) !== shard || channels.size === 0) continue
+      const key = this.#groupKey(group)
+      const pipeline = shard.client.pipeline()
+      for (const channel of channels) pipeline.zadd(key, now, channel)
+      pipeline.expire(key, Math.ceil(this.groupExpiry))
+      try {
+        await pipeline.exec()
+      } catch (error) {
+        this.#warn({ err: error, group }, 'could not re-add a group membership after reconnecting')
+      }
+    }
+  }
+
+  /** Deletes this layer's keys (only those under its prefix, on every server). */
+  async flush (): Promise<void> {
+    this.#open()
+    this.#buffers.clear()
+    for (const shard of this.#shards) {
+      await this.#call(shard, async () => {
+        let cursor = '0'
+        do {
+          const [next, keys] = await shard.client.scan(cursor, 'MATCH', `${this.prefix}:*`, 'COUNT', 500)
+          cursor = next
+          if (keys.length > 0) await shard.client.del(...keys)
+        } while (cursor !== '0')
+      })
+    }
+  }
+
+  /** Ends every Redis connection (the process can exit); waiting receives reject. */
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    const error = new ChannelLayerUnavailable('The channel layer was closed')
+    for (const reader of this.#readers.values()) reader.stop()
+    this.#readers.clear()
+    for (const list of this.#waiters.values()) for (const waiter of list) waiter.reject(error)
+    this.#waiters.clear()
+    for (const pending of this.#pendingReceives) pending.reject(error)
+    this.#buffers.clear()
+    this.#receivers.clear()
+    for (const shard of this.#shards) shard.disconnect()
+  }
+
+  [kSubscribe] (channel: string, receiver: LocalReceiver): () => void {
+    checkChannelName(channel)
+    this.#receivers.set(channel, receiver)
+    this.#local.add(channel)
+    if (channel.includes('!')) this.#startReader(nonLocalName(channel))
+    return () => {
+      if (this.#receivers.get(channel) === receiver) this.#receivers.delete(channel)
+      this.#local.delete(channel)
+      this.#buffers.delete(channel)
+    }
+  }
+
+  #warn (obj: unknown, msg: string): void {
+    try {
+      this.log?.warn(obj, msg)
+    } catch {}
+  }
+}
+
+function encode (message: LayerMessage): string {
+  try {
+    return JSON.stringify(message)
+  } catch (error) {
+    throw new TypeError(`A Redis channel layer message must be JSON-serialisable: ${(error as Error).message}`)
+  }
+}
+
+function decodeMember (member: string): { targets: string[], message: LayerMessage } | undefined {
+  const first = member.indexOf('|')
+  const second = member.indexOf('|', first + 1)
+  if (first === -1 || second === -1) return undefined
+  try {
+    return { targets: JSON.parse(member.slice(first + 1, second)) as string[], message: JSON.parse(member.slice(second + 1)) as LayerMessage }
+  } catch {
+    return undefined
+  }
+}
+
+function aborted (signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true
 }

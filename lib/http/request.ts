@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FlatPattern } from '../urls/compile.js'
 import type { ReverseOptions } from '../urls/reverse.js'
+import type { ChannelLayer } from '../channels/layer.js'
 import { QueryDict } from './querydict.js'
 import { RequestHeaders } from './headers.js'
 import { parseCookies } from './cookies.js'
@@ -234,6 +235,11 @@ export class HttpRequest {
 
   set user (value: RequestUser) {
     (this.fastify as { user?: unknown }).user = value
+  }
+
+  /** The app's channel layer (`request.channelLayer.groupSend(...)`). */
+  get channelLayer (): ChannelLayer {
+    return (this.fastify.server as { channelLayer?: ChannelLayer }).channelLayer as ChannelLayer
   }
 
   /** Host and port from the Host header (or X-Forwarded-Host under `trustProxy`); invalid -> DisallowedHost (400). */
