@@ -120,7 +120,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
     let settle!: { resolve: () => void, reject: (error: Error) => void }
     const promise = new Promise<void>((resolve, reject) => { settle = { resolve, reject } })
     this.#accepted = { promise, ...settle }
-    const offered = this.consumer.scope.subprotocols
+    const offered = (this.consumer.scope as Scope).subprotocols
     const chosen = subprotocol ?? null
     if (chosen !== null && !offered.includes(chosen)) {
       return Promise.reject(new TypeError(`accept('${chosen}'): the client offered ${offered.length === 0 ? 'no subprotocols' : offered.join(', ')}`))

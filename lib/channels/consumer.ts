@@ -3,6 +3,7 @@ import { HttpResponse } from '../http/response.js'
 import type { ViewFunction } from '../views/types.js'
 import type { ChannelLayer, LayerMessage } from './layer.js'
 import type { Scope } from './scope.js'
+import type { ChannelScope } from './worker.js'
 
 /** What a consumer's socket-facing methods are delegated to (set by the runtime). */
 export interface ConnectionControl {
@@ -58,8 +59,8 @@ const kHandlers = Symbol('handlers')
  * (`chat.message` -> `chatMessage` or `chat_message`), one at a time, in order.
  */
 export class AsyncConsumer {
-  /** The connection's scope (path, headers, user, url route...). */
-  scope!: Scope
+  /** The scope: a WebSocket's (path, headers, user, url route...) or a worker's `{ type: 'channel', channel }`. */
+  scope!: Scope | ChannelScope
   /** The app's channel layer. */
   channelLayer!: ChannelLayer
   /** This consumer's own channel on the layer. */
@@ -94,6 +95,9 @@ export class AsyncConsumer {
 
 /** Channels' AsyncWebsocketConsumer. */
 export class AsyncWebsocketConsumer extends AsyncConsumer {
+  /** The connection's scope (path, headers, cookies, user, url route...). */
+  declare scope: Scope
+
   /** Called before the handshake completes; the default accepts. */
   async connect (): Promise<void> {
     await this.accept()

@@ -207,6 +207,11 @@ export class Handler {
   log (request: HttpRequest, status: number, error: unknown): void {
     try {
       const log = request.fastify.log
+      // Work abandoned because the client left (request.signal) is not a server error.
+      if (read(error, 'name') === 'AbortError' && (request.fastify.raw.destroyed || request.fastify.raw.socket?.destroyed === true)) {
+        log.info(`client went away during ${request.method} ${request.path}; work abandoned`)
+        return
+      }
       if (status >= 500) log.error({ err: error }, `${status === 500 ? 'Internal Server Error' : status === 502 ? 'Bad Gateway' : status === 504 ? 'Gateway Timeout' : 'Server Error'}: ${request.path}`)
       else log.info({ err: error }, `${messageOf(error)}: ${request.path}`)
     } catch {

@@ -29,7 +29,13 @@ function pick (module: Record<string, unknown>, href: string, name: string): Fn 
 export async function loadExport (href: string, name: string): Promise<Fn> {
   let module = loaded.get(href)
   if (module === undefined) {
-    module = await import(href) as Record<string, unknown>
+    try {
+      module = await import(href) as Record<string, unknown>
+    } catch (error) {
+      // Under tsx on Node 20, import() of .ts is hooked on the main thread only; require() is hooked in workers too.
+      if ((error as { code?: string })?.code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw error
+      module = require(fileURLToPath(href)) as Record<string, unknown>
+    }
     loaded.set(href, module)
   }
   return pick(module, href, name)
