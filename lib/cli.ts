@@ -44,11 +44,12 @@ async function main (argv: string[]): Promise<void> {
   const module = await import(href) as { default?: Record<string, new () => AsyncConsumer> }
   const all = module.default
   if (all === null || typeof all !== 'object') fail(`${modulePath} must export default { channel: ConsumerClass }`)
-  const routes = channels.length === 0 ? all : Object.fromEntries(channels.map((channel) => {
+  const pick = (channel: string): [string, new () => AsyncConsumer] => {
     const Consumer = all[channel]
     if (Consumer === undefined) fail(`${modulePath} has no consumer for channel '${channel}'`)
     return [channel, Consumer]
-  }))
+  }
+  const routes = channels.length === 0 ? all : Object.fromEntries(channels.map(pick))
 
   const logger = { info: (o: unknown, m?: string) => log('info', o, m), warn: (o: unknown, m?: string) => log('warn', o, m), error: (o: unknown, m?: string) => log('error', o, m) }
   let layer: ChannelLayer

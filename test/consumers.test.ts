@@ -131,7 +131,7 @@ t.test('layer events dispatch by type: camelCase, then snake_case; base methods 
   class Dispatch extends AsyncJsonWebsocketConsumer {
     override groups = ['d']
     async chatMessage (event: { text: string }): Promise<void> { await this.sendJson({ via: 'camel', text: event.text }) }
-    async user_joined (event: { who: string }): Promise<void> { await this.sendJson({ via: 'snake', who: event.who }) } // eslint-disable-line camelcase
+    async user_joined (event: { who: string }): Promise<void> { await this.sendJson({ via: 'snake', who: event.who }) }
     async aBC (): Promise<void> { await this.sendJson({ via: 'aBC' }) }
   }
   const logs = captureLogs('error')
@@ -282,7 +282,8 @@ t.test('routing: converters, rePath, include; 404 for no pattern; Fastify hooks 
   t.same(await (await communicator(t, instance, '/rooms/a.b/')).connect(), { connected: false, closeCode: 404 })
   t.same(await (await communicator(t, instance, '/nowhere/')).connect(), { connected: false, closeCode: 404 })
   const http = await instance.inject('/rooms/42/')
-  t.equal(http.statusCode, 404, 'a plain GET to a WebSocket route')
+  t.equal(http.statusCode, 426, 'a plain GET to a WebSocket route is told to upgrade')
+  t.equal(http.headers.upgrade, 'websocket')
 })
 
 t.test('a hook that refuses the upgrade gives its status before any consumer code', async (t) => {

@@ -42,6 +42,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
   #finish!: () => void
   #accepted: { promise: Promise<void>, resolve: () => void, reject: (error: Error) => void } | undefined
   #pendingClose: { code: number, reason: string | undefined } | undefined
+  #errorCode: number | undefined
   #queue: Array<Item | undefined> = []
   #head = 0
   #draining = false
@@ -97,7 +98,10 @@ export class Connection implements LocalReceiver, ConnectionControl {
     this.socket = socket
     socket.on('message', (data: Buffer, isBinary: boolean) => { this.#push({ kind: 'frame', data, binary: isBinary }) })
     socket.on('pong', () => { this.alive = true })
-    socket.once('close', (code: number) => { this.#onClose(code) })
+    // On a protocol error ws sends the right close code (1009, 1007, 1002...) but its
+    // own 'close' event then says 1006: keep the code the error carried.
+    socket.on('error', (error: Error) => { this.#errorCode ??= closeCodeOf(error) })
+    socket.once('close', (code: number) => { this.#onClose(code === 1006 && this.#errorCode !== undefined ? this.#errorCode : code) })
     if (this.state === 'closed') {
       socket.close(1011)
       return
@@ -290,4 +294,20 @@ export class Connection implements LocalReceiver, ConnectionControl {
     }
     this.#finish()
   }
+}
+
+const PROTOCOL_ERRORS: Record<string, number> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
+  WS_ERR_INVALID_UTF8: 1007
+}
+
+function closeCodeOf (error: Error): number {
+  // ws puts the code under a private symbol; fall back to its error codes.
+  for (const symbol of Object.getOwnPropertySymbols(error)) {
+    if (symbol.description === 'status-code') {
+      const code = (error as unknown as Record<symbol, unknown>)[symbol]
+      if (typeof code === 'number') return code
+    }
+  }
+  return PROTOCOL_ERRORS[(error as { code?: string }).code ?? ''] ?? 1002
 }

@@ -66,11 +66,14 @@ class Shard {
   async connect (): Promise<void> {
     if (this.client.status === 'ready') return
     try {
-      if (this.client.status === 'wait') await this.client.connect()
-      else await new Promise<void>((resolve, reject) => {
-        this.client.once('ready', resolve)
-        this.client.once('end', () => reject(new Error('connection ended')))
-      })
+      if (this.client.status === 'wait') {
+        await this.client.connect()
+      } else {
+        await new Promise<void>((resolve, reject) => {
+          this.client.once('ready', resolve)
+          this.client.once('end', () => reject(new Error('connection ended')))
+        })
+      }
     } catch (error) {
       throw this.unavailable(error)
     }
@@ -318,14 +321,14 @@ export class RedisChannelLayer implements ChannelLayer {
   // One reader per process key: pops messages and hands them to this process's channels.
   #startReader (local: string): void {
     if (this.#readers.has(local)) return
-    let active = true
+    const state = { active: true }
     let client: Redis | undefined
     const shard = this.#shard(local)
     const key = this.#channelKey(local)
-    this.#readers.set(local, { stop: () => { active = false; if (client !== undefined) shard.release(client) } })
+    this.#readers.set(local, { stop: () => { state.active = false; if (client !== undefined) shard.release(client) } })
     const loop = async (): Promise<void> => {
       let failures = 0
-      while (active && !this.#closed) {
+      while (state.active && !this.#closed) {
         try {
           client ??= await shard.blocking()
           const popped = await client.bzpopmin(key, 2)
@@ -336,7 +339,7 @@ export class RedisChannelLayer implements ChannelLayer {
           const more = await client.zpopmin(key, 256)
           for (let i = 0; i < more.length; i += 2) this.#dispatch(more[i], Number(more[i + 1]))
         } catch (error) {
-          if (!active || this.#closed) break
+          if (!state.active || this.#closed) break
           if (failures++ === 0) this.#warn({ err: error, key }, `channel layer reader lost Redis at ${shard.label}; retrying`)
           if (client !== undefined) shard.release(client)
           client = undefined

@@ -43,8 +43,11 @@ export class WebsocketRuntime {
     this.#timer.unref()
   }
 
-  /** app.close(): every consumer closes with 1001 and its disconnect() is awaited. */
-  async closeAll (): Promise<void> {
+  /**
+   * app.close(): every consumer closes with 1001 and its disconnect() is awaited.
+   * A peer that does not answer the close frame within `grace` ms is cut off.
+   */
+  async closeAll (grace = 2000): Promise<void> {
     clearInterval(this.#timer)
     const pending: Array<Promise<void>> = []
     for (const connection of this.connections) {
@@ -52,7 +55,14 @@ export class WebsocketRuntime {
       if (connection.state === 'open') connection.socket?.close(1001, 'server shutting down')
       else if (connection.state === 'accepted') connection.close(1001).catch(() => {})
     }
-    await Promise.all(pending)
+    const all = Promise.all(pending)
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, grace, 'late') })
+    if (await Promise.race([all, late]) === 'late') {
+      for (const connection of this.connections) connection.socket?.terminate()
+      await all
+    }
+    clearTimeout(timer)
   }
 }
 
@@ -161,6 +171,24 @@ export function websocketRoute (group: RouteGroup, layer: () => ChannelLayer, ru
     })
   }
 
+  // A GET that is not an upgrade: a handshake missing its Upgrade header is malformed (400),
+  // anything else is told to upgrade (426).
+  const httpHandler = function (req: FastifyRequest, reply: FastifyReply): void {
+    const headers = req.raw.headers
+    if (headers['sec-websocket-key'] !== undefined || headers['sec-websocket-version'] !== undefined) {
+      refuse(reply, 400, 'Malformed WebSocket handshake')
+      return
+    }
+    reply.header('upgrade', 'websocket')
+    refuse(reply, 426, 'This URL only speaks WebSocket')
+  }
+
+  // An upgrade refused with an HTTP answer (by any hook) must not leave its socket open.
+  const closeRefused = function (req: FastifyRequest, _reply: FastifyReply, done: () => void): void {
+    if (req.raw.headers.upgrade !== undefined && (req.raw as RawUpgrade)[kConnection]?.socket === undefined) req.raw.socket?.destroy()
+    done()
+  }
+
   const handler = function (socket: WebSocket, req: FastifyRequest): void {
     const connection = (req.raw as RawUpgrade)[kConnection]
     if (connection === undefined) {
@@ -173,10 +201,11 @@ export function websocketRoute (group: RouteGroup, layer: () => ChannelLayer, ru
   return {
     method: 'GET',
     url: group.url,
-    websocket: true,
     onRequest: checkHandshake,
     preHandler: connect,
-    handler
+    onResponse: closeRefused,
+    handler: httpHandler,
+    wsHandler: handler
   }
 }
 
@@ -185,4 +214,4 @@ function refuse (reply: FastifyReply, status: number, message: string): void {
   reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify({ statusCode: status, error: STATUS[status] ?? 'Error', message }))
 }
 
-const STATUS: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error' }
+const STATUS: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 426: 'Upgrade Required', 500: 'Internal Server Error' }
