@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import asyncViews, {
-  path, rePath, include, AsyncConsumer, AsyncWebsocketConsumer, AsyncJsonWebsocketConsumer, DenyConnection, StopConsumer,
-  type AsyncViewsOptions, type IncomingFrame
+  path, rePath, include, AsyncConsumer, AsyncWebsocketConsumer, AsyncJsonWebsocketConsumer, DenyConnection, StopConsumer, InMemoryChannelLayer,
+  type AsyncViewsOptions, type IncomingFrame, type ChannelLayer
 } from 'fastify-async-views'
 import { WebsocketCommunicator, ConnectionClosed } from 'fastify-async-views/testing'
 import { captureLogs, sleep } from './helpers.ts'
@@ -338,4 +338,39 @@ t.test('AsyncConsumer and asHandler checks; bad websocket options fail register'
     await t.rejects((async () => { await bad.register(asyncViews, { websocket: websocket as never }) })(), { name: 'ImproperlyConfigured' }, JSON.stringify(websocket))
     await bad.close()
   }
+})
+
+t.test('a custom layer without the push fast path still feeds consumers (receive loop)', async (t) => {
+  const inner = new InMemoryChannelLayer()
+  // Only the public contract: no [kSubscribe].
+  const custom: ChannelLayer = {
+    capacity: inner.capacity,
+    expiry: inner.expiry,
+    groupExpiry: inner.groupExpiry,
+    log: undefined,
+    send: async (c, m) => { await inner.send(c, m) },
+    receive: async (c, o) => await inner.receive(c, o),
+    newChannel: async (p) => await inner.newChannel(p),
+    groupAdd: async (g, c) => { await inner.groupAdd(g, c) },
+    groupDiscard: async (g, c) => { await inner.groupDiscard(g, c) },
+    groupSend: async (g, m) => { await inner.groupSend(g, m) },
+    flush: async () => { await inner.flush() },
+    close: async () => { await inner.close() }
+  }
+  class Listener extends AsyncJsonWebsocketConsumer {
+    override groups = ['custom']
+    async news (event: { n: number }): Promise<void> { await this.sendJson({ n: event.n }) }
+  }
+  const instance = await app(t, { channelLayer: custom, websocket: { urlpatterns: [path('ws/', Listener.asHandler())] } })
+  t.equal(instance.channelLayer, custom)
+  const c = await communicator(t, instance, '/ws/')
+  await c.connect()
+  await custom.groupSend('custom', { type: 'news', n: 1 })
+  await custom.groupSend('custom', { type: 'news', n: 2 })
+  t.same(await c.receiveJsonFrom(), { n: 1 })
+  t.same(await c.receiveJsonFrom(), { n: 2 })
+  await c.disconnect()
+  await sleep(50)
+  await custom.groupSend('custom', { type: 'news', n: 3 })
+  t.pass('a departed consumer\'s receive loop ended')
 })

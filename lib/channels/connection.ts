@@ -69,7 +69,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
     const connection = new Connection(handler, request, urlRoute, layer)
     const consumer = connection.consumer
     consumer.channelName = await layer.newChannel()
-    connection.#unsubscribe = layer[kSubscribe](consumer.channelName, connection)
+    connection.#unsubscribe = subscribe(layer, consumer.channelName, connection)
     try {
       for (const group of consumer.groups) await layer.groupAdd(group, consumer.channelName)
     } catch (error) {
@@ -310,4 +310,24 @@ function closeCodeOf (error: Error): number {
     }
   }
   return PROTOCOL_ERRORS[(error as { code?: string }).code ?? ''] ?? 1002
+}
+
+// The layer's push fast path, or (for a layer without one) a receive() loop
+// that an AbortSignal ends, so a departed consumer's receive steals nothing.
+function subscribe (layer: ChannelLayer, channel: string, receiver: LocalReceiver): () => void {
+  const fast = layer[kSubscribe]
+  if (typeof fast === 'function') return fast.call(layer, channel, receiver)
+  const controller = new AbortController()
+  const loop = async (): Promise<void> => {
+    while (!controller.signal.aborted) {
+      try {
+        receiver.deliver(await layer.receive(channel, { signal: controller.signal }))
+      } catch {
+        if (controller.signal.aborted) return
+        await new Promise((resolve) => setTimeout(resolve, 100).unref())
+      }
+    }
+  }
+  loop().catch(() => {})
+  return () => controller.abort()
 }

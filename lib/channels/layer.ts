@@ -37,11 +37,12 @@ export interface ChannelLayer {
   flush (): Promise<void>
   close (): Promise<void>
   /**
-   * Registers this process's receiver for a channel made by `newChannel()`:
-   * messages are pushed to it instead of waiting for `receive()` calls.
-   * Returns the function that unregisters it.
+   * Optional fast path: registers this process's receiver for a channel made by
+   * `newChannel()`, so messages are pushed to it instead of waiting for
+   * `receive()` calls. Returns the function that unregisters it. A layer
+   * without it still works: consumers then loop on `receive()`.
    */
-  [kSubscribe] (channel: string, receiver: LocalReceiver): () => void
+  [kSubscribe]?: (channel: string, receiver: LocalReceiver) => () => void
 }
 
 export interface LayerOptions {
