@@ -784,7 +784,7 @@ t.test('refused before accept: close()/DenyConnection -> 403, connect() throwing
   const layer = new InMemoryChannelLayer()
   const disconnects: Array<[string, number]> = []
   const channels: Record<string, string> = {}
-  function refusing (name: string, refuse: (consumer: AsyncWebsocketConsumer) => Promise<void>): typeof AsyncWebsocketConsumer {
+  function refusing (name: string, refuse: (consumer: AsyncWebsocketConsumer) => Promise<void>): typeof AsyncWebsocketConsumer<Record<string, unknown>> {
     return class extends AsyncWebsocketConsumer {
       override groups = ['refused', `refused-${name}`]
       override async connect (): Promise<void> {

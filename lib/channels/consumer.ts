@@ -60,7 +60,7 @@ const kHandlers = Symbol('handlers')
  */
 export class AsyncConsumer {
   /** The scope: a WebSocket's (path, headers, user, url route...) or a worker's `{ type: 'channel', channel }`. */
-  scope!: Scope | ChannelScope
+  scope!: Scope<unknown> | ChannelScope
   /** The app's channel layer. */
   channelLayer!: ChannelLayer
   /** This consumer's own channel on the layer. */
@@ -93,10 +93,13 @@ export class AsyncConsumer {
   }
 }
 
-/** Channels' AsyncWebsocketConsumer. */
-export class AsyncWebsocketConsumer extends AsyncConsumer {
+/**
+ * Channels' AsyncWebsocketConsumer. `K` types the URL kwargs:
+ * `class Chat extends AsyncWebsocketConsumer<{ room: string }>`.
+ */
+export class AsyncWebsocketConsumer<K = Record<string, unknown>> extends AsyncConsumer {
   /** The connection's scope (path, headers, cookies, user, url route...). */
-  declare scope: Scope
+  declare scope: Scope<K>
 
   /** Called before the handshake completes; the default accepts. */
   async connect (): Promise<void> {
@@ -126,7 +129,7 @@ export class AsyncWebsocketConsumer extends AsyncConsumer {
 }
 
 /** Channels' AsyncJsonWebsocketConsumer: text frames are JSON. */
-export class AsyncJsonWebsocketConsumer extends AsyncWebsocketConsumer {
+export class AsyncJsonWebsocketConsumer<K = Record<string, unknown>> extends AsyncWebsocketConsumer<K> {
   override async receive (data: IncomingFrame): Promise<void> {
     if (data.text === undefined) {
       await this.close(1003, 'binary frames are not accepted')

@@ -8,19 +8,19 @@ import type { RequestUser } from '../http/request.js'
  * Channels' `scope` for a WebSocket connection. Members are computed when
  * first read, from the upgrade request (which stays readable).
  */
-export class Scope {
+export class Scope<K = Record<string, unknown>> {
   readonly type = 'websocket'
   /** The FastifyRequest of the upgrade. */
   readonly request: FastifyRequest
-  /** Positional and keyword arguments from the URL pattern. */
-  readonly urlRoute: { args: string[], kwargs: Record<string, unknown> }
+  /** Positional and keyword arguments from the URL pattern (type the kwargs with the consumer's type parameter). */
+  readonly urlRoute: { args: string[], kwargs: K }
   readonly #client: [string, number] | null
   #headers: RequestHeaders | undefined
   #query: QueryDict | undefined
   #cookies: Record<string, string> | undefined
   #path: string | undefined
 
-  constructor (request: FastifyRequest, urlRoute: { args: string[], kwargs: Record<string, unknown> }) {
+  constructor (request: FastifyRequest, urlRoute: { args: string[], kwargs: K }) {
     this.request = request
     this.urlRoute = urlRoute
     const socket = request.raw.socket as { remoteAddress?: string, remotePort?: number } | null

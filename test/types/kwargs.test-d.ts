@@ -1,6 +1,6 @@
 // Type tests: checked by `tsc` (npm run typecheck, and test/types.test.ts), never run.
 import Fastify from 'fastify'
-import asyncViews, { path, rePath, include, View, JsonResponse, type KwargsOf, type HttpRequest } from 'fastify-async-views'
+import asyncViews, { path, rePath, include, View, JsonResponse, AsyncJsonWebsocketConsumer, type KwargsOf, type HttpRequest } from 'fastify-async-views'
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
 function expectType<T extends true> (): T | undefined { return undefined }
@@ -62,3 +62,15 @@ app.get('/', async (request) => ({ url, again: request.reverse('name') }))
 
 // request.user comes from AsyncViewsTypes.
 path('me/', async (request) => ({ name: request.user?.name ?? 'anonymous' }))
+
+// Consumers type their URL kwargs.
+class Room extends AsyncJsonWebsocketConsumer<{ room: string }> {
+  override async connect (): Promise<void> {
+    const room: string = this.scope.urlRoute.kwargs.room
+    // @ts-expect-error no such kwarg
+    const nope = this.scope.urlRoute.kwargs.nope
+    await this.channelLayer.groupAdd(`chat_${room}`, this.channelName)
+    await this.accept(nope)
+  }
+}
+path('ws/<str:room>/', Room.asHandler())
