@@ -57,7 +57,12 @@ async function main (argv: string[]): Promise<void> {
     layer = new InMemoryChannelLayer({ log: logger })
   } else {
     const redis = new RedisChannelLayer({ url: layerSpec, prefix, log: logger })
-    await redis.connect()
+    try {
+      await redis.connect()
+    } catch (error) {
+      await redis.close()
+      throw error
+    }
     layer = redis
   }
   const worker = channelWorker(layer, routes, { log: logger })

@@ -372,7 +372,12 @@ async function createLayer (option: ChannelLayer | ChannelLayerConfig | undefine
     if (backend === 'redis') {
       const { RedisChannelLayer } = await import('./channels/redis.js')
       const layer = new RedisChannelLayer(rest)
-      await layer.connect()
+      try {
+        await layer.connect()
+      } catch (error) {
+        await layer.close()
+        throw error
+      }
       return layer
     }
   } catch (error) {

@@ -27,7 +27,9 @@ const CLIENT_DEFAULTS: RedisOptions = {
   lazyConnect: true,
   enableOfflineQueue: false,
   maxRetriesPerRequest: 0,
-  retryStrategy: (times) => Math.min(times * 100, 1000)
+  retryStrategy: (times) => Math.min(times * 100, 1000),
+  // close() must not leave a timer holding the process.
+  disconnectTimeout: 100
 }
 
 /** One Redis server: a command connection and blocking ones for readers. */
@@ -64,16 +66,12 @@ class Shard {
   }
 
   async connect (): Promise<void> {
-    if (this.client.status === 'ready') return
+    const status = this.client.status
+    if (status === 'ready') return
+    // Not ready and already trying (connecting, reconnecting): say so now, never wait for later.
+    if (status !== 'wait') throw this.unavailable(new Error(`connection is ${status}`))
     try {
-      if (this.client.status === 'wait') {
-        await this.client.connect()
-      } else {
-        await new Promise<void>((resolve, reject) => {
-          this.client.once('ready', resolve)
-          this.client.once('end', () => reject(new Error('connection ended')))
-        })
-      }
+      await this.client.connect()
     } catch (error) {
       throw this.unavailable(error)
     }
@@ -91,7 +89,13 @@ class Shard {
     const client = this.#make()
     this.#blocking.add(client)
     client.once('end', () => this.#blocking.delete(client))
-    await client.connect()
+    try {
+      await client.connect()
+    } catch (error) {
+      // A connection that could not be made must not linger, retrying on its own.
+      this.release(client)
+      throw error
+    }
     return client
   }
 
@@ -122,13 +126,19 @@ function describeTarget (target: string | RedisOptions): string {
   return `redis://${target.host ?? '127.0.0.1'}:${target.port ?? 6379}`
 }
 
-// FNV-1a: every process maps a name to the same server.
+// FNV-1a with a final mix (murmur3's fmix32, so names differing in one
+// character spread over servers): every process maps a name to the same server.
 function hash (text: string): number {
   let h = 0x811c9dc5
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i)
     h = Math.imul(h, 0x01000193)
   }
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
   return h >>> 0
 }
 
