@@ -4,7 +4,7 @@ import type { FlatPattern } from '../urls/compile.js'
 import type { RouteMatch } from '../urls/router.js'
 import type { Chain } from '../middleware/chain.js'
 import type { ViewFunction } from '../views/types.js'
-import { HttpRequest, type RequestContext } from './request.js'
+import { HttpRequest, NO_MATCH, type RequestContext } from './request.js'
 import { HttpResponse, JsonResponse, isPlainObject, type SendContext } from './response.js'
 import { Http404 } from './exceptions.js'
 import { PRODUCTION_500, debugDetails, messageOf, problemResponse, read, safeCopy, statusOfViewError } from './problems.js'
@@ -87,7 +87,7 @@ export class Handler {
 
   /** Answers a request with the response for an error raised before any view ran. */
   serveError (req: FastifyRequest, reply: FastifyReply, makeError: (request: HttpRequest) => unknown): Promise<FastifyReply> | FastifyReply {
-    const request = new HttpRequest(req, reply, this.options.context)
+    const request = new HttpRequest(req, reply, this.options.context, NO_MATCH)
     const error = makeError(request)
     if (this.chain !== undefined) {
       request[kInner] = () => Promise.reject(error)
@@ -183,7 +183,10 @@ export class Handler {
       const handler = this.options.handlers[status as 400 | 403 | 404 | 500] as ErrorView
       try {
         const result = await (status === 500 ? handler(request) : handler(request, error))
-        return this.toResponse(result, handler)
+        const response = this.toResponse(result, handler)
+        // Plain data from an error handler keeps the error's status (a response keeps its own).
+        if (!(result instanceof HttpResponse)) response.statusCode = status
+        return response
       } catch (handlerError) {
         this.log(request, 500, handlerError)
         return problemResponse(500, undefined)
@@ -235,9 +238,9 @@ export class Handler {
       return this.sendFailure(reply, error)
     }
     if (payload instanceof Promise) {
-      return payload.then((ready) => reply.send(ready), (error) => this.sendFailure(reply, error))
+      return payload.then((ready) => flushStreamed(reply.send(ready), ready), (error) => this.sendFailure(reply, error))
     }
-    return reply.send(payload)
+    return flushStreamed(reply.send(payload), payload)
   }
 
   /** A response that could not be written (bad redirect name, missing file): a clean 500. */
@@ -257,4 +260,18 @@ function describeValue (value: unknown): string {
   if (value === null) return 'null'
   if (typeof value === 'object') return `an object (${(read(value, 'constructor') as { name?: string } | undefined)?.name ?? 'null prototype'})`
   return `a ${typeof value}`
+}
+
+/**
+ * A streamed body's headers go out at once, as ASGI sends the response start
+ * before the body: an EventSource opens without waiting for the first event.
+ */
+export function flushStreamed (reply: FastifyReply, payload: unknown): FastifyReply {
+  if (payload !== null && typeof (payload as { pipe?: unknown })?.pipe === 'function') {
+    setImmediate(() => {
+      const res = reply.raw as FastifyReply['raw'] & { flushHeaders?: () => void }
+      if (!res.headersSent && !res.destroyed && !res.writableEnded) res.flushHeaders?.()
+    })
+  }
+  return reply
 }

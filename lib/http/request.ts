@@ -220,7 +220,8 @@ export class HttpRequest {
       this.#controller = controller
       const res = this.#reply.raw
       const abort = (): void => {
-        if (!res.writableEnded) controller.abort(new Error('Client disconnected'))
+        // An AbortError, as fetch() and the bridge throw when given this signal.
+        if (!res.writableEnded) controller.abort(new DOMException('Client disconnected', 'AbortError'))
       }
       if (res.destroyed || this.fastify.raw.destroyed) abort()
       else res.once('close', abort)
@@ -310,7 +311,11 @@ export const kRawBody = Symbol('fastify-async-views.rawBody')
 
 const EMPTY = Buffer.alloc(0)
 
+/** Match data of a request that reached no pattern: `resolverMatch` is null, as in Django. */
+export const NO_MATCH: MatchData = Object.freeze({ pattern: undefined, args: [], kwargs: {} }) as MatchData
+
 function buildMatch (match: MatchData | undefined, request: FastifyRequest): ResolverMatch | null {
+  if (match === NO_MATCH) return null
   if (match?.pattern !== undefined) {
     const flat = match.pattern
     const urlName = flat.pattern.name

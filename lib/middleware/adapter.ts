@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, onSendHookHandler, preHandlerHookHandler, preParsingHookHandler } from 'fastify'
-import type { Handler } from '../http/handler.js'
+import { flushStreamed, type Handler } from '../http/handler.js'
 import { HttpRequest, kRawBody } from '../http/request.js'
 import { hasBody, teeRawBody } from '../http/raw-body.js'
 import type { HttpResponse } from '../http/response.js'
@@ -77,10 +77,10 @@ class Exchange {
       return reply
     }
     if (payload instanceof Promise) {
-      return payload.then((ready) => { finish(null, ready); return reply }, (error) => { finish(error); return reply })
+      return payload.then((ready) => { finish(null, ready); return flushStreamed(reply, ready) }, (error) => { finish(error); return reply })
     }
     finish(null, payload)
-    return reply
+    return flushStreamed(reply, payload)
   }
 }
 
