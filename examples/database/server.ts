@@ -8,7 +8,7 @@
 //       posts = await sync_to_async(Post.objects.all)()
 //       return JsonResponse({'posts': list(posts.values())})
 //
-// better-sqlite3 is synchronous, as Django's ORM is: db.js runs on the bridge's
+// better-sqlite3 is synchronous, as Django's ORM is: db.ts runs on the bridge's
 // thread-sensitive worker (one connection, calls one at a time, in order), so
 // the event loop keeps serving other requests while a query runs. pg.ts shows
 // the other answer: an async driver, awaited directly.
@@ -23,10 +23,10 @@ import asyncViews, { path, syncToAsync, getObjectOr404, JsonResponse, View, BadR
 
 // Made once, at module level, as with sync_to_async. The module is named by an
 // absolute URL because it is imported again on the worker thread.
-const db = new URL('./db.js', import.meta.url)
-const allPosts = syncToAsync<typeof import('./db.js').allPosts>(db, 'allPosts')
-const getPost = syncToAsync<typeof import('./db.js').getPost>(db, 'getPost')
-const createPost = syncToAsync<typeof import('./db.js').createPost>(db, 'createPost')
+const db = new URL('./db.ts', import.meta.url)
+const allPosts = syncToAsync<typeof import('./db.ts').allPosts>(db, 'allPosts')
+const getPost = syncToAsync<typeof import('./db.ts').getPost>(db, 'getPost')
+const createPost = syncToAsync<typeof import('./db.ts').createPost>(db, 'createPost')
 
 class PostList extends View {
   // async_db_view

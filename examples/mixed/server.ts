@@ -9,7 +9,7 @@
 //       async_result = await async_function()
 //       return JsonResponse({'sync_result': sync_result, 'async_result': async_result})
 //
-// sync_function is Django's make_password() (hashing.js: blocking PBKDF2 on a
+// sync_function is Django's make_password() (hashing.ts: blocking PBKDF2 on a
 // worker thread); async_function fetches this app's own clock/ view, a slow
 // upstream service that answers after an awaited timer.
 //
@@ -22,7 +22,7 @@ import asyncViews, { path, syncToAsync, JsonResponse, type HttpRequest } from 'f
 
 // threadSensitive: false: hashing shares no state with other calls, so it runs
 // on the pool and two requests hash in parallel instead of queueing on one thread.
-const makePassword = syncToAsync<typeof import('./hashing.js').makePassword>(new URL('./hashing.js', import.meta.url), 'makePassword', { threadSensitive: false })
+const makePassword = syncToAsync<typeof import('./hashing.ts').makePassword>(new URL('./hashing.ts', import.meta.url), 'makePassword', { threadSensitive: false })
 
 const syncFunction = async (): Promise<string> => await makePassword('correct horse battery staple')
 

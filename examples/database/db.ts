@@ -1,18 +1,17 @@
-// @ts-check
 // The synchronous data layer, Django's ORM in this example: better-sqlite3
 // blocks its thread on every query. The server runs it on the bridge's
 // thread-sensitive worker (one connection, calls one at a time, in call
 // order), never on the main thread.
-//
-// JavaScript, not TypeScript, because the bridge's workers import() this file
-// and tsx only hooks import() of .ts files on the main thread on Node 20
-// (ERR_UNKNOWN_FILE_EXTENSION in the worker). Its types are in db.d.ts.
-import Database from 'better-sqlite3'
+import Database, { type Statement } from 'better-sqlite3'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { isMainThread } from 'node:worker_threads'
 
-/** @typedef {import('./db.js').Post} Post */
+export interface Post {
+  id: number
+  title: string
+  body: string
+}
 
 const SEED = [
   { title: 'Async views', body: 'An async view awaits; the event loop serves others meanwhile.' },
@@ -20,22 +19,21 @@ const SEED = [
   { title: 'Thread-sensitive', body: 'One SQLite connection, one thread, calls in order.' }
 ]
 
-/** @typedef {import('better-sqlite3').Statement} Statement */
-/** @type {{ all: Statement, get: Statement, insert: Statement } | undefined} */
-let statements
+interface Statements { all: Statement, get: Statement, insert: Statement }
+
+let statements: Statements | undefined
 
 // Opened on first use, on the worker: a connection belongs to the thread that made it.
-/** @returns {{ all: Statement, get: Statement, insert: Statement }} */
-function open () {
+function open (): Statements {
   if (statements !== undefined) return statements
-  if (isMainThread) throw new Error('db.js blocks: call it through syncToAsync(), not on the main thread')
+  if (isMainThread) throw new Error('db.ts blocks: call it through syncToAsync(), not on the main thread')
   const db = new Database(process.env.DB_PATH ?? join(tmpdir(), 'fastify-async-views-example.db'))
   db.pragma('journal_mode = WAL')
   db.exec('CREATE TABLE IF NOT EXISTS posts (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT NOT NULL)')
   const insert = db.prepare('INSERT INTO posts (title, body) VALUES (?, ?) RETURNING id, title, body')
   // IMMEDIATE: a second process opening the same new file waits instead of seeding twice.
   db.transaction(() => {
-    const row = /** @type {{ n: number }} */ (db.prepare('SELECT count(*) AS n FROM posts').get())
+    const row = db.prepare('SELECT count(*) AS n FROM posts').get() as { n: number }
     if (row.n === 0) for (const post of SEED) insert.run(post.title, post.body)
   }).immediate()
   statements = {
@@ -48,29 +46,20 @@ function open () {
 
 /**
  * Every post, oldest first (`Post.objects.all()`).
- * @param {{ delayMs?: number }} [options] `delayMs` simulates a slow query: it blocks this thread, as one would.
- * @returns {Post[]}
+ * @param options `delayMs` simulates a slow query: it blocks this thread, as one would.
  */
-export function allPosts (options = {}) {
+export function allPosts (options: { delayMs?: number } = {}): Post[] {
   const { all } = open()
   if (options.delayMs !== undefined && options.delayMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, options.delayMs)
-  return /** @type {Post[]} */ (all.all())
+  return all.all() as Post[]
 }
 
-/**
- * One post, or null.
- * @param {number} id
- * @returns {Post | null}
- */
-export function getPost (id) {
-  return /** @type {Post | undefined} */ (open().get.get(id)) ?? null
+/** One post, or null. */
+export function getPost (id: number): Post | null {
+  return (open().get.get(id) as Post | undefined) ?? null
 }
 
-/**
- * Inserts a post and returns it with its id.
- * @param {{ title: string, body: string }} data
- * @returns {Post}
- */
-export function createPost ({ title, body }) {
-  return /** @type {Post} */ (open().insert.get(title, body))
+/** Inserts a post and returns it with its id. */
+export function createPost ({ title, body }: { title: string, body: string }): Post {
+  return open().insert.get(title, body) as Post
 }
