@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import { RequestHeaders } from '../http/headers.js'
 import { QueryDict } from '../http/querydict.js'
 import { parseCookies } from '../http/cookies.js'
-import type { RequestUser } from '../http/request.js'
+import { decodedPath, type RequestUser } from '../http/request.js'
 
 /**
  * Channels' `scope` for a WebSocket connection. Members are computed when
@@ -29,16 +29,7 @@ export class Scope<K = Record<string, unknown>> {
 
   /** The decoded path. */
   get path (): string {
-    if (this.#path === undefined) {
-      const url = this.request.raw.url ?? '/'
-      const q = url.indexOf('?')
-      const raw = q === -1 ? url : url.slice(0, q)
-      try {
-        this.#path = decodeURIComponent(raw)
-      } catch {
-        this.#path = raw
-      }
-    }
+    this.#path ??= decodedPath(this.request.raw.url ?? '/')
     return this.#path
   }
 

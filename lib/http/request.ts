@@ -86,15 +86,7 @@ export class HttpRequest {
 
   /** The path, percent-decoded (`/café/`). */
   get path (): string {
-    if (this.#path === undefined) {
-      const q = this.#url.indexOf('?')
-      const raw = q === -1 ? this.#url : this.#url.slice(0, q)
-      try {
-        this.#path = decodeURIComponent(raw)
-      } catch {
-        this.#path = raw
-      }
-    }
+    this.#path ??= decodedPath(this.#url)
     return this.#path
   }
 
@@ -310,6 +302,17 @@ export interface HttpRequest {}
 export const kRawBody = Symbol('fastify-async-views.rawBody')
 
 const EMPTY = Buffer.alloc(0)
+
+/** The path part of a request URL, percent-decoded (left as sent when malformed). */
+export function decodedPath (url: string): string {
+  const q = url.indexOf('?')
+  const raw = q === -1 ? url : url.slice(0, q)
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    return raw
+  }
+}
 
 /** Match data of a request that reached no pattern: `resolverMatch` is null, as in Django. */
 export const NO_MATCH: MatchData = Object.freeze({ pattern: undefined, args: [], kwargs: {} }) as MatchData
