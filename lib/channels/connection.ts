@@ -34,12 +34,13 @@ export class Connection implements LocalReceiver, ConnectionControl {
   socket: WebSocket | undefined
   /** For the ping sweep: false once a ping is out and no pong came back. */
   alive = true
-  readonly decision: Promise<Decision>
-  /** Resolves once disconnect() ran and the groups were left. */
-  readonly finished: Promise<void>
-  #decide!: (decision: Decision) => void
+  // Per-connection state is kept small (thousands of idle sockets): promises and
+  // their resolvers exist only while someone waits on them.
+  #decision: { promise: Promise<Decision> | undefined, resolve: (decision: Decision) => void } | undefined
   #decided = false
-  #finish!: () => void
+  #finished = false
+  #finishWaiters: Array<() => void> | undefined
+  readonly #onFinished: (() => void) | undefined
   #accepted: { promise: Promise<void>, resolve: () => void, reject: (error: Error) => void } | undefined
   #pendingClose: { code: number, reason: string | undefined } | undefined
   #errorCode: number | undefined
@@ -49,7 +50,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
   #unsubscribe: (() => void) | undefined
   readonly #layer: ChannelLayer
 
-  private constructor (handler: ConsumerHandler, request: FastifyRequest, urlRoute: Scope['urlRoute'], layer: ChannelLayer) {
+  private constructor (handler: ConsumerHandler, request: FastifyRequest, urlRoute: Scope['urlRoute'], layer: ChannelLayer, onFinished: (() => void) | undefined) {
     const Consumer = handler.consumerClass
     const consumer = new Consumer()
     Object.assign(consumer, handler.initkwargs)
@@ -60,13 +61,15 @@ export class Connection implements LocalReceiver, ConnectionControl {
     this.request = request
     this.log = request.log
     this.#layer = layer
-    this.decision = new Promise((resolve) => { this.#decide = resolve })
-    this.finished = new Promise((resolve) => { this.#finish = resolve })
+    this.#onFinished = onFinished
+    let settle!: (decision: Decision) => void
+    const promise = new Promise<Decision>((resolve) => { settle = resolve })
+    this.#decision = { promise, resolve: settle }
   }
 
   /** Creates the consumer, gives it a channel, joins its groups and starts `connect()`. */
-  static async start (handler: ConsumerHandler, request: FastifyRequest, urlRoute: Scope['urlRoute'], layer: ChannelLayer): Promise<Connection> {
-    const connection = new Connection(handler, request, urlRoute, layer)
+  static async start (handler: ConsumerHandler, request: FastifyRequest, urlRoute: Scope['urlRoute'], layer: ChannelLayer, onFinished?: () => void): Promise<Connection> {
+    const connection = new Connection(handler, request, urlRoute, layer, onFinished)
     const consumer = connection.consumer
     consumer.channelName = await layer.newChannel()
     connection.#unsubscribe = subscribe(layer, consumer.channelName, connection)
@@ -83,6 +86,32 @@ export class Connection implements LocalReceiver, ConnectionControl {
     return connection
   }
 
+  /** How the handshake ends (accept, or refusal with an HTTP status); read once, by the upgrade. */
+  takeDecision (): Promise<Decision> {
+    const pending = this.#decision
+    const promise = pending?.promise
+    if (pending !== undefined) {
+      pending.promise = undefined
+      if (pending.resolve === noop) this.#decision = undefined
+    }
+    return promise ?? Promise.reject(new Error('the handshake decision was already taken'))
+  }
+
+  /** Resolves once disconnect() ran and the groups were left. */
+  get finished (): Promise<void> {
+    if (this.#finished) return Promise.resolve()
+    return new Promise((resolve) => { (this.#finishWaiters ??= []).push(resolve) })
+  }
+
+  #decide (decision: Decision): void {
+    const pending = this.#decision
+    if (pending === undefined) return
+    pending.resolve(decision)
+    pending.resolve = noop
+    // Taken and settled: nothing left to hold.
+    if (pending.promise === undefined) this.#decision = undefined
+  }
+
   get backlog (): number {
     return this.#queue.length - this.#head
   }
@@ -96,19 +125,35 @@ export class Connection implements LocalReceiver, ConnectionControl {
   /** Called with the upgraded socket; listeners go on at once so no frame is missed. */
   attach (socket: WebSocket): void {
     this.socket = socket
-    socket.on('message', (data: Buffer, isBinary: boolean) => { this.#push({ kind: 'frame', data, binary: isBinary }) })
-    socket.on('pong', () => { this.alive = true })
-    // On a protocol error ws sends the right close code (1009, 1007, 1002...) but its
-    // own 'close' event then says 1006: keep the code the error carried.
-    socket.on('error', (error: Error) => { this.#errorCode ??= closeCodeOf(error) })
-    socket.once('close', (code: number) => { this.#onClose(code === 1006 && this.#errorCode !== undefined ? this.#errorCode : code) })
+    // Shared listener functions (no closures per socket): they find us through the socket.
+    ;(socket as Linked)[kLinked] = this
+    socket.on('message', onMessage)
+    socket.on('pong', onPong)
+    socket.on('error', onError)
+    socket.once('close', onSocketClose)
     if (this.state === 'closed') {
       socket.close(1011)
       return
     }
     this.state = 'open'
     this.#accepted?.resolve()
+    this.#accepted = ACCEPTED
     if (this.#pendingClose !== undefined) socket.close(this.#pendingClose.code, this.#pendingClose.reason)
+  }
+
+  /** @internal a client frame. */
+  frame (data: Buffer, binary: boolean): void {
+    this.#push({ kind: 'frame', data, binary })
+  }
+
+  /** @internal a protocol error: ws sends the right close code (1009, 1007...) but its 'close' then says 1006. */
+  protocolError (error: Error): void {
+    this.#errorCode ??= closeCodeOf(error)
+  }
+
+  /** @internal the socket closed. */
+  socketClosed (code: number): void {
+    this.#onClose(code === 1006 && this.#errorCode !== undefined ? this.#errorCode : code)
   }
 
   /** The socket went away before the upgrade finished. */
@@ -210,7 +255,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
       const item = this.#queue[this.#head] as Item
       this.#queue[this.#head++] = undefined
       if (item.kind === 'disconnect') {
-        this.#queue = []
+        this.#queue.length = 0
         this.#head = 0
         await this.#teardown(item.code)
         break
@@ -222,7 +267,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
       }
     }
     if (this.#head === this.#queue.length) {
-      this.#queue = []
+      this.#queue.length = 0
       this.#head = 0
     }
     this.#draining = false
@@ -292,9 +337,23 @@ export class Connection implements LocalReceiver, ConnectionControl {
         this.log.warn({ err: error, group }, 'could not leave a group')
       }
     }
-    this.#finish()
+    this.#finished = true
+    const waiters = this.#finishWaiters
+    this.#finishWaiters = undefined
+    if (waiters !== undefined) for (const resolve of waiters) resolve()
+    this.#onFinished?.()
   }
 }
+
+const kLinked = Symbol('fastify-async-views.connection')
+type Linked = WebSocket & { [kLinked]?: Connection }
+const noop = (): void => {}
+const ACCEPTED = { promise: Promise.resolve(), resolve: noop, reject: noop }
+
+function onMessage (this: Linked, data: Buffer, isBinary: boolean): void { this[kLinked]?.frame(data, isBinary) }
+function onPong (this: Linked): void { const connection = this[kLinked]; if (connection !== undefined) connection.alive = true }
+function onError (this: Linked, error: Error): void { this[kLinked]?.protocolError(error) }
+function onSocketClose (this: Linked, code: number): void { this[kLinked]?.socketClosed(code) }
 
 const PROTOCOL_ERRORS: Record<string, number> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,

@@ -32,6 +32,9 @@ type RawUpgrade = FastifyRequest['raw'] & { [kConnection]?: Connection, [kSubpro
 
 const KEY = /^[+/0-9A-Za-z]{22}==$/
 
+const kEarly = Symbol('fastify-async-views.ws.early')
+type EarlySocket = NonNullable<FastifyRequest['raw']['socket']> & { [kEarly]?: Connection }
+
 /** The live consumers of an app, for app.close() and the ping sweep. */
 export class WebsocketRuntime {
   readonly connections = new Set<Connection>()
@@ -150,8 +153,10 @@ export function websocketRoute (group: RouteGroup, layer: () => ChannelLayer, ru
       return
     }
     const raw = req.raw as RawUpgrade
-    Connection.start(found.handler, req, { args: found.args, kwargs: found.kwargs }, layer()).then(async (connection) => {
-      const decision = await connection.decision
+    let started: Connection | undefined
+    Connection.start(found.handler, req, { args: found.args, kwargs: found.kwargs }, layer(), () => { if (started !== undefined) runtime.connections.delete(started) }).then(async (connection) => {
+      started = connection
+      const decision = await connection.takeDecision()
       if (!decision.accept) {
         // The consumer's own close code (close() / DenyConnection); a crash reports the HTTP status.
         if (decision.status === 403) raw[kCloseCode] = decision.closeCode
@@ -161,9 +166,11 @@ export function websocketRoute (group: RouteGroup, layer: () => ChannelLayer, ru
       raw[kSubprotocol] = decision.subprotocol
       raw[kConnection] = connection
       runtime.connections.add(connection)
-      connection.finished.then(() => runtime.connections.delete(connection), () => {})
       // A client gone before the upgrade completes still gets its disconnect().
-      raw.socket?.once('close', () => connection.abortHandshake())
+      if (raw.socket !== null && raw.socket !== undefined) {
+        ;(raw.socket as EarlySocket)[kEarly] = connection
+        raw.socket.once('close', onEarlyClose)
+      }
       done()
     }, (error: unknown) => {
       req.log.error({ err: error }, 'WebSocket consumer could not start')
@@ -190,12 +197,22 @@ export function websocketRoute (group: RouteGroup, layer: () => ChannelLayer, ru
   }
 
   const handler = function (socket: WebSocket, req: FastifyRequest): void {
-    const connection = (req.raw as RawUpgrade)[kConnection]
+    const raw = req.raw as RawUpgrade
+    const connection = raw[kConnection]
+    if (raw.socket !== null && raw.socket !== undefined) {
+      raw.socket.off('close', onEarlyClose)
+      ;(raw.socket as EarlySocket)[kEarly] = undefined
+    }
     if (connection === undefined) {
       socket.close(1011)
       return
     }
     connection.attach(socket)
+  }
+
+  // Shared (no closure per connection): the socket leads to its connection.
+  function onEarlyClose (this: EarlySocket): void {
+    this[kEarly]?.abortHandshake()
   }
 
   return {

@@ -37,7 +37,8 @@ let nestedIds = 0
  * by `app.close()` or closeSyncBridge(); a later call starts fresh workers.
  */
 class Bridge {
-  options: Required<Pick<SyncOptions, 'maxThreads' | 'idleTimeout'>> = { maxThreads: availableParallelism(), idleTimeout: 10_000 }
+  // At least 2 threads: a process limited to one CPU (taskset, a small container) still runs two sync views at once.
+  options: Required<Pick<SyncOptions, 'maxThreads' | 'idleTimeout'>> = { maxThreads: Math.max(2, availableParallelism()), idleTimeout: 10_000 }
   #sensitive: Piscina | undefined
   #pool: Piscina | undefined
   readonly #sensitiveLane = new Lane(1)
