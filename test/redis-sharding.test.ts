@@ -68,17 +68,19 @@ t.test('a channel and a group each live on exactly one server, the same one from
   }
   const keys = await keysByServer(prefix)
   t.comment(`keys under the prefix on A: ${keys[0].length}, on B: ${keys[1].length}`)
-  t.equal(keys[0].length + keys[1].length, 40, 'one key per channel and per group, 40 in all')
+  t.equal(keys[0].length + keys[1].length, 60, 'one key per channel and two per group (its members set and its per-process hash), 60 in all')
 
   const spread = { channel: [0, 0], group: [0, 0] }
   for (const [kind, names] of [['channel', channels], ['group', groups]] as const) {
     for (const name of names) {
       const where = whereIs(keys, name)
-      t.equal(where.keys.length, 1, `${kind} ${name}: one key (${where.keys.join(', ')})`)
+      const expected = kind === 'channel' ? 1 : 2
+      t.equal(where.keys.length, expected, `${kind} ${name}: ${expected} key(s) (${where.keys.join(', ')})`)
       t.equal(where.servers.length, 1, `${kind} ${name}: on exactly one server (${where.servers.map((s) => 'AB'[s]).join(', ')})`)
-      if (where.keys.length !== 1 || where.servers.length !== 1) continue
+      if (where.keys.length !== expected || where.servers.length !== 1) continue
       spread[kind][where.servers[0]]++
-      t.equal(await zcard(servers[where.servers[0]], where.keys[0]), 2, `${kind} ${name}: both instances wrote to that same key on that same server`)
+      const set = where.keys.find((key) => !key.includes(':gk:')) as string
+      t.equal(await zcard(servers[where.servers[0]], set), 2, `${kind} ${name}: both instances wrote to that same key on that same server`)
     }
   }
   t.comment(`20 channels: ${spread.channel[0]} on A, ${spread.channel[1]} on B; 20 groups: ${spread.group[0]} on A, ${spread.group[1]} on B`)
@@ -100,7 +102,7 @@ t.test('keys contain the prefix and the name', async (t) => {
   const specific = await one.newChannel()
   await one.send(specific, { type: 'x' })
   const keys = (await keysByServer(prefix)).flat()
-  t.equal(keys.length, 3, `three keys (${keys.join(', ')})`)
+  t.equal(keys.length, 4, `four keys: the channel, the group's set and hash, the process key (${keys.join(', ')})`)
   t.ok(keys.every((key) => key.startsWith(`${prefix}:`)), 'every key starts with the prefix')
   t.ok(keys.some((key) => key.includes('keyed.channel-name')), 'the channel key names the channel')
   t.ok(keys.some((key) => key.includes('keyed-group-name')), 'the group key names the group')

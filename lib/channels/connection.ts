@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import * as wsModule from 'ws'
 import type { WebSocket } from 'ws'
 import { AsyncConsumer, AsyncWebsocketConsumer, kConnection, type ConnectionControl, type ConsumerHandler, type OutgoingFrame } from './consumer.js'
 import { DenyConnection, StopConsumer } from './exceptions.js'
@@ -193,7 +194,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
     if (socket.bufferedAmount > HIGH_WATER) {
       await new Promise<void>((resolve) => socket.send(payload, { binary: typeof payload !== 'string' }, () => resolve()))
     } else if (typeof payload === 'string') {
-      socket.send(payload)
+      sendText(socket, payload)
     } else {
       socket.send(payload, { binary: true })
     }
@@ -354,6 +355,30 @@ function onMessage (this: Linked, data: Buffer, isBinary: boolean): void { this[
 function onPong (this: Linked): void { const connection = this[kLinked]; if (connection !== undefined) connection.alive = true }
 function onError (this: Linked, error: Error): void { this[kLinked]?.protocolError(error) }
 function onSocketClose (this: Linked, code: number): void { this[kLinked]?.socketClosed(code) }
+
+// A group fan-out sends the same text to many sockets in a row: encode and
+// frame it once and write that frame to each (as engine.io does). Only when
+// the socket's sender is idle and uncompressed; otherwise ws's own send().
+interface FramingSender { _state: number, _queue: unknown[], _deflating?: boolean, sendFrame: (list: Buffer[], cb?: () => void) => void }
+type FrameFn = (data: Buffer, options: { fin: boolean, rsv1: boolean, opcode: number, mask: boolean, readOnly: boolean }) => Buffer[]
+const frame = (wsModule as unknown as { Sender?: { frame?: FrameFn } }).Sender?.frame
+let lastText: string | undefined
+let lastFrame: Buffer[] | undefined
+
+function sendText (socket: WebSocket, text: string): void {
+  const sender = (socket as unknown as { _sender?: FramingSender })._sender
+  const extensions = (socket as unknown as { _extensions?: Record<string, unknown> })._extensions
+  if (frame === undefined || sender === undefined || sender._state !== 0 || sender._queue.length !== 0 ||
+      typeof sender.sendFrame !== 'function' || (extensions !== undefined && Object.keys(extensions).length > 0)) {
+    socket.send(text)
+    return
+  }
+  if (text !== lastText || lastFrame === undefined) {
+    lastFrame = frame(Buffer.from(text), { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: false })
+    lastText = text
+  }
+  sender.sendFrame(lastFrame)
+}
 
 const PROTOCOL_ERRORS: Record<string, number> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,

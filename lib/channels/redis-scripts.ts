@@ -1,9 +1,14 @@
 // Lua scripts: each runs in one round trip, expiry kept by sorted-set scores
 // and key TTLs in Redis (never by timers in Node).
 //
-// Message members: `<order>|<targets JSON>|<message JSON>`, where <order> is a
-// zero-padded sequence plus the sender's id, so members are unique and equal
-// millisecond scores still pop in send order.
+// Message members: `<order>|<targets>|<message JSON>`: <order> is a zero-padded
+// sequence plus the sender's id (members are unique, equal millisecond scores
+// still pop in send order); <targets> the comma-joined channels it is for.
+//
+// A group is two keys: a sorted set `gr:<group>` of channels scored by when
+// they joined (expiry), and a hash `gk:<group>` from each channel key (a
+// process key for process channels) to its members, comma-joined. groupSend
+// reads the hash: its cost follows the number of processes, not of members.
 
 /** send: KEYS[1] channel key. ARGV: now, expiry ms, capacity, member, ttl s. Returns 1, or 0 when full. */
 export const SEND = `
@@ -15,54 +20,97 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 `
 
-/**
- * groupSend on one server: drops lapsed members, then writes one message per
- * channel key (one per process for process-local channels, naming its targets).
- * KEYS[1] group key. ARGV: now, group expiry ms, expiry ms, capacity, channel key
- * prefix, order prefix, message JSON, ttl s. Returns the members skipped as full.
- */
-export const GROUP_SEND = `
-local now = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
-local members = redis.call('ZRANGE', KEYS[1], 0, -1)
-local byKey = {}
-local order = {}
-for _, channel in ipairs(members) do
-  local bang = string.find(channel, '!', 1, true)
-  local key = ARGV[5] .. (bang and string.sub(channel, 1, bang) or channel)
-  local targets = byKey[key]
-  if not targets then
-    targets = {}
-    byKey[key] = targets
-    table.insert(order, key)
-  end
-  table.insert(targets, channel)
+/** groupAdd: KEYS: group set, group hash. ARGV: now, channel, its channel key name, ttl s. */
+export const GROUP_ADD = `
+if redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  local list = redis.call('HGET', KEYS[2], ARGV[3])
+  if list then redis.call('HSET', KEYS[2], ARGV[3], list .. ',' .. ARGV[2]) else redis.call('HSET', KEYS[2], ARGV[3], ARGV[2]) end
 end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return 1
+`
+
+// Removes one name from a comma-joined list (names hold no commas).
+const WITHOUT = `
+local function without (list, name)
+  local kept = {}
+  for item in string.gmatch(list, '[^,]+') do
+    if item ~= name then table.insert(kept, item) end
+  end
+  return table.concat(kept, ',')
+end
+`
+
+/** groupDiscard: KEYS: group set, group hash. ARGV: channel, its channel key name. */
+export const GROUP_DISCARD = WITHOUT + `
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  local list = redis.call('HGET', KEYS[2], ARGV[2])
+  if list then
+    local rest = without(list, ARGV[1])
+    if rest == '' then redis.call('HDEL', KEYS[2], ARGV[2]) else redis.call('HSET', KEYS[2], ARGV[2], rest) end
+  end
+end
+return 1
+`
+
+// Drops lapsed members (rare: checks the oldest first) and returns the hash
+// as { key name, members, key name, members... }.
+const TARGETS = WITHOUT + `
+local function targets (now, groupExpiry)
+  local limit = now - groupExpiry
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  if oldest[2] and tonumber(oldest[2]) <= limit then
+    local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', limit)
+    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', limit)
+    for _, channel in ipairs(lapsed) do
+      local bang = string.find(channel, '!', 1, true)
+      local field = bang and string.sub(channel, 1, bang) or channel
+      local list = redis.call('HGET', KEYS[2], field)
+      if list then
+        local rest = without(list, channel)
+        if rest == '' then redis.call('HDEL', KEYS[2], field) else redis.call('HSET', KEYS[2], field, rest) end
+      end
+    end
+  end
+  return redis.call('HGETALL', KEYS[2])
+end
+`
+
+/**
+ * groupSend on one server: one message per channel key, naming its members.
+ * KEYS: group set, group hash. ARGV: now, group expiry ms, expiry ms,
+ * capacity, channel key prefix, order prefix, message JSON, ttl s.
+ * Returns the member lists (comma-joined) that were skipped as full.
+ */
+export const GROUP_SEND = TARGETS + `
+local now = tonumber(ARGV[1])
+local fields = targets(now, tonumber(ARGV[2]))
 local full = {}
 local expiry = now - tonumber(ARGV[3])
 local capacity = tonumber(ARGV[4])
-for i, key in ipairs(order) do
+for i = 1, #fields, 2 do
+  local key = ARGV[5] .. fields[i]
   redis.call('ZREMRANGEBYSCORE', key, '-inf', expiry)
   if redis.call('ZCARD', key) < capacity then
-    redis.call('ZADD', key, now, ARGV[6] .. string.format('%04d', i) .. '|' .. cjson.encode(byKey[key]) .. '|' .. ARGV[7])
+    redis.call('ZADD', key, now, ARGV[6] .. string.format('%04d', i) .. '|' .. fields[i + 1] .. '|' .. ARGV[7])
     redis.call('EXPIRE', key, ARGV[8])
   else
-    for _, channel in ipairs(byKey[key]) do table.insert(full, channel) end
+    table.insert(full, fields[i + 1])
   end
 end
 return full
 `
 
-/** Members of a group after dropping lapsed ones: KEYS[1] group key, ARGV: now, group expiry ms. */
-export const GROUP_MEMBERS = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
-return redis.call('ZRANGE', KEYS[1], 0, -1)
+/** The group's channel keys and members, lapsed ones dropped: KEYS: group set, hash. ARGV: now, group expiry ms. */
+export const GROUP_TARGETS = TARGETS + `
+return targets(tonumber(ARGV[1]), tonumber(ARGV[2]))
 `
 
 /**
  * Writes one message per key (groupSend across several servers). KEYS: channel
  * keys. ARGV: now, expiry ms, capacity, order prefix, message JSON, ttl s, then
- * one targets JSON per key. Returns the indexes (1-based) of full keys.
+ * the members (comma-joined) per key. Returns the indexes (1-based) of full keys.
  */
 export const DELIVER = `
 local now = tonumber(ARGV[1])

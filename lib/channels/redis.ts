@@ -2,7 +2,7 @@ import { Redis, type RedisOptions } from 'ioredis'
 import { ChannelFull, ChannelLayerUnavailable } from '../errors.js'
 import { checkLayerOptions, kSubscribe, randomSuffix, type ChannelLayer, type LayerLogger, type LayerOptions, type LocalReceiver } from './layer.js'
 import { checkChannelName, checkGroupName, checkMessage, nonLocalName, type LayerMessage } from './names.js'
-import { DELIVER, GROUP_MEMBERS, GROUP_SEND, SEND } from './redis-scripts.js'
+import { DELIVER, GROUP_ADD, GROUP_DISCARD, GROUP_SEND, GROUP_TARGETS, SEND } from './redis-scripts.js'
 
 /** Options of RedisChannelLayer; other keys go to ioredis (TLS, password, Sentinel...). */
 export interface RedisLayerOptions extends LayerOptions, Omit<RedisOptions, 'keyPrefix'> {
@@ -16,8 +16,10 @@ export interface RedisLayerOptions extends LayerOptions, Omit<RedisOptions, 'key
 
 type Scripted = Redis & {
   favSend: (key: string, now: number, expiry: number, capacity: number, member: string, ttl: number) => Promise<number>
-  favGroupSend: (key: string, now: number, groupExpiry: number, expiry: number, capacity: number, keyPrefix: string, order: string, json: string, ttl: number) => Promise<string[]>
-  favGroupMembers: (key: string, now: number, groupExpiry: number) => Promise<string[]>
+  favGroupAdd: (set: string, hash: string, now: number, channel: string, field: string, ttl: number) => Promise<number>
+  favGroupDiscard: (set: string, hash: string, channel: string, field: string) => Promise<number>
+  favGroupSend: (set: string, hash: string, now: number, groupExpiry: number, expiry: number, capacity: number, keyPrefix: string, order: string, json: string, ttl: number) => Promise<string[]>
+  favGroupTargets: (set: string, hash: string, now: number, groupExpiry: number) => Promise<string[]>
   favDeliver: (...args: Array<string | number>) => Promise<number[]>
 }
 
@@ -48,8 +50,10 @@ class Shard {
     this.label = describeTarget(target)
     this.client = this.#make() as Scripted
     this.client.defineCommand('favSend', { numberOfKeys: 1, lua: SEND })
-    this.client.defineCommand('favGroupSend', { numberOfKeys: 1, lua: GROUP_SEND })
-    this.client.defineCommand('favGroupMembers', { numberOfKeys: 1, lua: GROUP_MEMBERS })
+    this.client.defineCommand('favGroupAdd', { numberOfKeys: 2, lua: GROUP_ADD })
+    this.client.defineCommand('favGroupDiscard', { numberOfKeys: 2, lua: GROUP_DISCARD })
+    this.client.defineCommand('favGroupSend', { numberOfKeys: 2, lua: GROUP_SEND })
+    this.client.defineCommand('favGroupTargets', { numberOfKeys: 2, lua: GROUP_TARGETS })
     this.client.defineCommand('favDeliver', { lua: DELIVER })
     this.client.on('ready', () => {
       // Redis without persistence forgets memberships on restart: re-add ours.
@@ -214,6 +218,10 @@ export class RedisChannelLayer implements ChannelLayer {
     return `${this.prefix}:gr:${group}`
   }
 
+  #groupHashKey (group: string): string {
+    return `${this.prefix}:gk:${group}`
+  }
+
   // Unique and sortable: equal scores pop in this process's send order.
   #order (): string {
     return `${(++this.#sequence).toString(16).padStart(12, '0')}.${this.#clientId}.`
@@ -235,7 +243,7 @@ export class RedisChannelLayer implements ChannelLayer {
     this.#open()
     const json = encode(message)
     const shard = this.#shard(nonLocalName(channel))
-    const member = `${this.#order()}0000|${JSON.stringify([channel])}|${json}`
+    const member = `${this.#order()}0000|${channel}|${json}`
     const added = await this.#call(shard, async () => await shard.client.favSend(this.#channelKey(channel), Date.now(), this.expiry * 1000, this.capacity, member, Math.ceil(this.expiry) + 1))
     if (added === 0) throw new ChannelFull(`Channel ${channel} is full (${this.capacity} messages waiting)`)
   }
@@ -402,9 +410,8 @@ export class RedisChannelLayer implements ChannelLayer {
     checkChannelName(channel)
     this.#open()
     const shard = this.#shard(group)
-    const key = this.#groupKey(group)
     await this.#call(shard, async () => {
-      await shard.client.multi().zadd(key, Date.now(), channel).expire(key, Math.ceil(this.groupExpiry)).exec()
+      await shard.client.favGroupAdd(this.#groupKey(group), this.#groupHashKey(group), Date.now(), channel, nonLocalName(channel), Math.ceil(this.groupExpiry))
     })
     let members = this.#memberships.get(group)
     if (members === undefined) {
@@ -422,7 +429,7 @@ export class RedisChannelLayer implements ChannelLayer {
     members?.delete(channel)
     if (members?.size === 0) this.#memberships.delete(group)
     const shard = this.#shard(group)
-    await this.#call(shard, async () => { await shard.client.zrem(this.#groupKey(group), channel) })
+    await this.#call(shard, async () => { await shard.client.favGroupDiscard(this.#groupKey(group), this.#groupHashKey(group), channel, nonLocalName(channel)) })
   }
 
   async groupSend (group: string, message: LayerMessage): Promise<void> {
@@ -434,38 +441,32 @@ export class RedisChannelLayer implements ChannelLayer {
     const now = Date.now()
     let full: string[]
     if (this.#shards.length === 1) {
-      full = await this.#call(shard, async () => await shard.client.favGroupSend(
-        this.#groupKey(group), now, this.groupExpiry * 1000, this.expiry * 1000, this.capacity, `${this.prefix}:ch:`, this.#order(), json, Math.ceil(this.expiry) + 1))
+      const lists = await this.#call(shard, async () => await shard.client.favGroupSend(
+        this.#groupKey(group), this.#groupHashKey(group), now, this.groupExpiry * 1000, this.expiry * 1000, this.capacity, `${this.prefix}:ch:`, this.#order(), json, Math.ceil(this.expiry) + 1))
+      full = lists.flatMap((list) => list.split(','))
     } else {
       full = await this.#groupSendSharded(group, json, now)
     }
     for (const channel of full) this.#warn({ group, channel }, `groupSend to ${group}: channel ${channel} is full, message dropped for it`)
   }
 
-  // Members from the group's server, then one script per server holding their keys.
+  // The group's keys and members from its server, then one script per server holding those keys.
   async #groupSendSharded (group: string, json: string, now: number): Promise<string[]> {
     const groupShard = this.#shard(group)
-    const members = await this.#call(groupShard, async () => await groupShard.client.favGroupMembers(this.#groupKey(group), now, this.groupExpiry * 1000))
-    const byShard = new Map<Shard, Map<string, string[]>>()
-    for (const channel of members) {
-      const local = nonLocalName(channel)
-      const shard = this.#shard(local)
-      let keys = byShard.get(shard)
-      if (keys === undefined) {
-        keys = new Map()
-        byShard.set(shard, keys)
-      }
-      const key = this.#channelKey(local)
-      const targets = keys.get(key)
-      if (targets === undefined) keys.set(key, [channel])
-      else targets.push(channel)
+    const fields = await this.#call(groupShard, async () => await groupShard.client.favGroupTargets(this.#groupKey(group), this.#groupHashKey(group), now, this.groupExpiry * 1000))
+    const byShard = new Map<Shard, Array<[string, string]>>()
+    for (let i = 0; i < fields.length; i += 2) {
+      const shard = this.#shard(fields[i])
+      const list = byShard.get(shard)
+      const entry: [string, string] = [this.#channelKey(fields[i]), fields[i + 1]]
+      if (list === undefined) byShard.set(shard, [entry])
+      else list.push(entry)
     }
     const full: string[] = []
-    await Promise.all([...byShard].map(async ([shard, keys]) => {
-      const list = [...keys]
-      const args: Array<string | number> = [list.length, ...list.map(([key]) => key), now, this.expiry * 1000, this.capacity, this.#order(), json, Math.ceil(this.expiry) + 1, ...list.map(([, targets]) => JSON.stringify(targets))]
+    await Promise.all([...byShard].map(async ([shard, list]) => {
+      const args: Array<string | number> = [list.length, ...list.map(([key]) => key), now, this.expiry * 1000, this.capacity, this.#order(), json, Math.ceil(this.expiry) + 1, ...list.map(([, members]) => members)]
       const fullIndexes = await this.#call(shard, async () => await shard.client.favDeliver(...args))
-      for (const index of fullIndexes) full.push(...list[index - 1][1])
+      for (const index of fullIndexes) full.push(...list[index - 1][1].split(','))
     }))
     return full
   }
@@ -474,10 +475,8 @@ export class RedisChannelLayer implements ChannelLayer {
     const now = Date.now()
     for (const [group, channels] of this.#memberships) {
       if (this.#shard(group) !== shard || channels.size === 0) continue
-      const key = this.#groupKey(group)
-      const pipeline = shard.client.pipeline()
-      for (const channel of channels) pipeline.zadd(key, now, channel)
-      pipeline.expire(key, Math.ceil(this.groupExpiry))
+      const pipeline = shard.client.pipeline() as unknown as Scripted & { exec: () => Promise<unknown> }
+      for (const channel of channels) pipeline.favGroupAdd(this.#groupKey(group), this.#groupHashKey(group), now, channel, nonLocalName(channel), Math.ceil(this.groupExpiry))
       try {
         await pipeline.exec()
       } catch (error) {
@@ -549,7 +548,7 @@ function decodeMember (member: string): { targets: string[], message: LayerMessa
   const second = member.indexOf('|', first + 1)
   if (first === -1 || second === -1) return undefined
   try {
-    return { targets: JSON.parse(member.slice(first + 1, second)) as string[], message: JSON.parse(member.slice(second + 1)) as LayerMessage }
+    return { targets: member.slice(first + 1, second).split(','), message: JSON.parse(member.slice(second + 1)) as LayerMessage }
   } catch {
     return undefined
   }
