@@ -9,22 +9,27 @@ import { createInterface } from 'node:readline'
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
 
-function envNumber (name, fallback) {
+function envInteger (name, fallback, min = 1) {
   const raw = process.env[name]
   if (raw === undefined || raw === '') return fallback
   const value = Number(raw)
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number (got ${JSON.stringify(raw)})`)
+  // wrk takes whole seconds only.
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number >= ${min} (got ${JSON.stringify(raw)})`)
   return value
 }
 
 export const config = {
-  rounds: envNumber('BENCH_ROUNDS', 5),
-  warmup: envNumber('BENCH_WARMUP', 1),
-  seconds: envNumber('BENCH_SECONDS', 3),
-  connections: envNumber('BENCH_CONNECTIONS', 50),
+  rounds: envInteger('BENCH_ROUNDS', 5),
+  warmup: envInteger('BENCH_WARMUP', 1),
+  seconds: envInteger('BENCH_SECONDS', 3),
+  connections: envInteger('BENCH_CONNECTIONS', 50),
   // The server gets core 0 and the load generator core 1, so they never fight
   // for a core (the VM has 2). BENCH_PIN=0 turns it off.
-  pin: process.env.BENCH_PIN !== '0' && hasCommand('taskset') && availableParallelism() >= 2
+  pin: process.env.BENCH_PIN !== '0' && hasCommand('taskset') && availableParallelism() >= 2,
+  // Other jobs on this VM (test runs, builds) steal the server's core; a
+  // window where they took more than this share is measured again.
+  maxForeign: 0.10,
+  retries: envInteger('BENCH_RETRIES', 2, 0)
 }
 
 function hasCommand (command) {
@@ -32,11 +37,28 @@ function hasCommand (command) {
   return r.status === 0
 }
 
-/** Prefix a command with `taskset -c <core>` when pinning is on. */
-const SERVER_CORE = 0
-const LOAD_CORE = 1
-function pinned (core, command, args) {
-  return config.pin ? ['taskset', ['-c', String(core), command, ...args]] : [command, args]
+/**
+ * Prefix a command with `taskset -c <cores>` when pinning is on. `cores` is a
+ * core number or a taskset list ('0,1'); null leaves the command unpinned.
+ */
+export const SERVER_CORE = 0
+export const LOAD_CORE = 1
+export function pinned (cores, command, args) {
+  return config.pin && cores !== null ? ['taskset', ['-c', String(cores), command, ...args]] : [command, args]
+}
+
+/** The soft limit on open files this process (and so its children) has. */
+export const openFilesLimit = Number(spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim()) || Infinity
+
+/**
+ * [command, args] that runs with at least `nofile` open files allowed: under
+ * a lower soft limit, through `sh -c 'ulimit -n N; exec ...'` (the pid stays
+ * the command's own). Raising it past the hard limit fails quietly; the
+ * command then meets EMFILE and says so.
+ */
+function withOpenFiles (nofile, [command, args]) {
+  if (!nofile || openFilesLimit >= nofile) return [command, args]
+  return ['sh', ['-c', `ulimit -n ${Number(nofile)} 2>/dev/null; exec "$@"`, 'sh', command, ...args]]
 }
 
 /** wrk must exist; as root we install it quietly from Debian, else say how. */
@@ -65,9 +87,12 @@ process.on('exit', () => { for (const child of live) child.kill('SIGKILL') })
  * Start `node bench/<script> ...args` pinned to core 0 and wait for its
  * `{"ready":true,"port":N}` line. Resolves to { pid, port, stop() }.
  * (taskset execs node, so the pid we get is the server's own.)
+ * Options: `nodeArgs` (e.g. ['--expose-gc']) go before the script; `cores`
+ * pins elsewhere (a taskset list, or null for no pinning); `nofile` raises
+ * the open-files limit to that many if it is lower.
  */
-export function startServer ([script, ...args], { timeoutMs = 15000 } = {}) {
-  const [command, argv] = pinned(SERVER_CORE, process.execPath, [BENCH_DIR + script, ...args])
+export function startServer ([script, ...args], { timeoutMs = 15000, nodeArgs = [], cores = SERVER_CORE, nofile } = {}) {
+  const [command, argv] = withOpenFiles(nofile, pinned(cores, process.execPath, [...nodeArgs, BENCH_DIR + script, ...args]))
   const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
   live.add(child)
   let stderr = ''
@@ -106,6 +131,93 @@ export function startServer ([script, ...args], { timeoutMs = 15000 } = {}) {
       }
     })
   })
+}
+
+/**
+ * Start a load generator `node bench/<script> ...args` pinned to core 1 that
+ * talks in JSON lines on stdout (and reads JSON lines on stdin). Returns
+ * { pid, next(predicate, timeoutMs), send(message), stop(), exited }:
+ * next() resolves with the first line (oldest first) matching the predicate,
+ * and rejects if the client exits first or the time runs out. Options as
+ * startServer's (`cores` defaults to the load generator's core).
+ */
+export function startClient ([script, ...args], { nodeArgs = [], cores = LOAD_CORE, nofile } = {}) {
+  const [command, argv] = withOpenFiles(nofile, pinned(cores, process.execPath, [...nodeArgs, BENCH_DIR + script, ...args]))
+  const child = spawn(command, argv, { stdio: ['pipe', 'pipe', 'pipe'] })
+  live.add(child)
+  let stderr = ''
+  child.stderr.on('data', (chunk) => { stderr = (stderr + chunk).slice(-4000) })
+  child.stdin.on('error', () => {})
+  const lines = []
+  const waiters = new Set()
+  let gone
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+    live.delete(child)
+    // Give stderr a moment to arrive so a failure message carries it.
+    setTimeout(() => {
+      gone = new Error(`client ${[script, ...args].join(' ')} exited (${signal ?? code})${stderr ? `:\n${stderr.trim()}` : ''}`)
+      for (const waiter of waiters) waiter.fail(gone)
+      resolve({ code, signal })
+    }, 50)
+  }))
+  child.once('error', (error) => { gone = error; for (const waiter of waiters) waiter.fail(error) })
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    let message
+    try { message = JSON.parse(line) } catch { return }
+    lines.push(message)
+    for (const waiter of waiters) waiter.check()
+  })
+  const next = (predicate, timeoutMs = 60000) => new Promise((resolve, reject) => {
+    const waiter = {
+      check () {
+        const index = lines.findIndex(predicate)
+        if (index === -1) return
+        const [message] = lines.splice(index, 1)
+        waiter.done()
+        resolve(message)
+      },
+      fail (error) { waiter.done(); reject(error) },
+      done () { clearTimeout(timer); waiters.delete(waiter) }
+    }
+    const timer = setTimeout(() => waiter.fail(new Error(`client ${script}: no expected line after ${timeoutMs} ms${stderr ? `:\n${stderr.trim()}` : ''}`)), timeoutMs)
+    waiters.add(waiter)
+    waiter.check()
+    if (waiters.has(waiter) && gone) waiter.fail(gone)
+  })
+  const send = (message) => { if (child.exitCode === null) child.stdin.write(JSON.stringify(message) + '\n') }
+  const stop = async () => {
+    // A client that never started (spawn error) has nothing to stop or wait for.
+    if (child.pid === undefined) return { code: null, signal: null }
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(timer)
+    }
+    return exited
+  }
+  return { pid: child.pid, next, send, stop, exited }
+}
+
+/**
+ * Run a load-generator client that reports {"event":"measuring"} when its
+ * measured window starts, {"event":"window"} when it ends and then
+ * {"event":"result",...}; the server `pid`'s CPU is taken over exactly that
+ * window (`core`: the core watched for other processes, see cpuWindow).
+ * Resolves to the result line plus `window` ({ wall, cpu, foreign }).
+ */
+export async function measuredClient (argv, { pid, warmup = 0, seconds, setupMs = 120000, core = SERVER_CORE, nofile }) {
+  const client = startClient(argv, { nofile })
+  try {
+    await client.next((m) => m.event === 'measuring', setupMs + warmup * 1000)
+    const end = cpuWindow(pid, core)
+    await client.next((m) => m.event === 'window', (seconds + 30) * 1000)
+    const window = end()
+    const result = await client.next((m) => m.event === 'result', 30000)
+    return { ...result, window }
+  } finally {
+    await client.stop()
+  }
 }
 
 // ---------------------------------------------------------------- CPU time
@@ -201,55 +313,95 @@ async function checkSides (servers, scenario) {
 }
 
 /**
+ * Start watching a server process: the returned function gives, for the time
+ * since, { wall, cpu } (the server's CPU seconds) and `foreign`, the share of
+ * the server's core that other processes (or the hypervisor) took meanwhile.
+ * `core` '' watches the whole machine (foreign is then in cores, not a share).
+ */
+export function cpuWindow (pid, core = SERVER_CORE) {
+  const cpuBefore = cpuSeconds(pid)
+  const coreBefore = coreSeconds(core)
+  const started = performance.now()
+  return () => {
+    const wall = (performance.now() - started) / 1000
+    const cpu = cpuSeconds(pid) - cpuBefore
+    const now = coreSeconds(core)
+    return { wall, cpu, foreign: config.pin ? Math.max(0, (now.busy - coreBefore.busy - cpu + now.steal - coreBefore.steal) / wall) : 0 }
+  }
+}
+
+/**
+ * One measured window against a running server: the load's numbers plus the
+ * server's CPU time over it, and the share of the server's core that other
+ * processes (or the hypervisor) took meanwhile. A load that knows better when
+ * its window began and ended (connections to set up first...) returns its own
+ * `window` ({ cpu, foreign }, from cpuWindow(pid)); it replaces ours.
+ */
+async function measure (load, options, pid) {
+  const end = cpuWindow(pid)
+  const result = await load({ ...options, pid, seconds: config.seconds })
+  const { cpu, foreign } = result.window ?? end()
+  return {
+    ...result,
+    cpu,
+    reqPerCpu: cpu > 0 ? result.requests / cpu : NaN,
+    foreign
+  }
+}
+
+/**
  * Start both sides of a scenario (each its own process), then alternate
  * rounds bare, plugin, bare, plugin ... so slow drifts of a noisy VM hit
- * both sides alike. Each round: warm-up, then a measured window during which
- * we also read the server's CPU time. Returns the medians and every round.
+ * both sides alike. Each round: warm-up, then a measured window. A window
+ * during which other processes took over config.maxForeign of the server's
+ * core is measured again (config.retries times at most), then kept and flagged.
+ * Returns the medians and every round.
  *
- * scenario: { name, target, bare: { server: [script, ...args], path }, plugin: {...},
- *             wrkArgs?: [...], load?: ({ url, seconds, wrkArgs }) => { requests, rps, p99Ms, non2xx, socketErrors } }
+ * scenario: { name, target, about?, bare: { server: [script, ...args], path, serverOptions? }, plugin: {...},
+ *             wrkArgs?: [...], load?: ({ url, seconds, wrkArgs, pid, side, round, warmup? }) => { requests, rps, p99Ms, non2xx, socketErrors, window?, note? },
+ *             check?: (servers) => Promise (instead of the GET check), unit? ('req'), warmupInLoad?,
+ *             retries? (config.retries; a costly load may measure again less often) }
+ * serverOptions go to startServer ({ nodeArgs, cores, nofile }).
  */
 export async function runScenario (scenario, { log = () => {} } = {}) {
   const load = scenario.load ?? wrkLoad
+  const unit = scenario.unit ?? 'req'
   const servers = {}
   try {
-    servers.bare = await startServer(scenario.bare.server)
-    servers.plugin = await startServer(scenario.plugin.server)
-    if (!scenario.load) await checkSides(servers, scenario)
+    servers.bare = await startServer(scenario.bare.server, scenario.bare.serverOptions)
+    servers.plugin = await startServer(scenario.plugin.server, scenario.plugin.serverOptions)
+    if (scenario.check) await scenario.check(servers)
+    else if (!scenario.load) await checkSides(servers, scenario)
 
     const rounds = { bare: [], plugin: [] }
     for (let round = 1; round <= config.rounds; round++) {
       for (const side of ['bare', 'plugin']) {
         const { pid, port } = servers[side]
-        const options = { url: `http://127.0.0.1:${port}${scenario[side].path}`, wrkArgs: scenario.wrkArgs ?? [] }
-        await load({ ...options, seconds: config.warmup })
-        const cpuBefore = cpuSeconds(pid)
-        const coreBefore = coreSeconds(SERVER_CORE)
-        const started = performance.now()
-        const result = await load({ ...options, seconds: config.seconds })
-        const wall = (performance.now() - started) / 1000
-        const cpu = cpuSeconds(pid) - cpuBefore
-        const core = coreSeconds(SERVER_CORE)
-        if (result.non2xx > 0) throw new Error(`${side}: ${result.non2xx} non-2xx responses in round ${round}`)
-        const sample = {
-          ...result,
-          cpu,
-          reqPerCpu: cpu > 0 ? result.requests / cpu : NaN,
-          // Share of the server's core used by other processes or stolen by the hypervisor.
-          foreign: config.pin ? Math.max(0, (core.busy - coreBefore.busy - cpu + core.steal - coreBefore.steal) / wall) : NaN
+        const options = { url: `http://127.0.0.1:${port}${scenario[side].path}`, wrkArgs: scenario.wrkArgs ?? [], side, round }
+        // A load with costly set-up (a thousand WebSockets) warms up in the same go as it measures.
+        if (scenario.warmupInLoad) options.warmup = config.warmup
+        else await load({ ...options, pid, seconds: config.warmup })
+        let sample
+        for (let attempt = 0; ; attempt++) {
+          sample = await measure(load, options, pid)
+          if (sample.non2xx > 0) throw new Error(`${side}: ${sample.non2xx} non-2xx responses in round ${round}`)
+          if (sample.foreign <= config.maxForeign || attempt >= (scenario.retries ?? config.retries)) break
+          log(`  ${scenario.name} round ${round}/${config.rounds} ${side.padEnd(6)} core ${SERVER_CORE} ${Math.round(sample.foreign * 100)}% busy with others: measuring again`)
         }
         rounds[side].push(sample)
-        log(`  ${scenario.name} round ${round}/${config.rounds} ${side.padEnd(6)} ${Math.round(sample.rps)} req/s  p99 ${sample.p99Ms.toFixed(2)} ms  ` +
-          `cpu ${cpu.toFixed(2)} s  ${Math.round(sample.reqPerCpu)} req/cpu-s` +
+        log(`  ${scenario.name} round ${round}/${config.rounds} ${side.padEnd(6)} ${Math.round(sample.rps)} ${unit}/s  p99 ${sample.p99Ms.toFixed(2)} ms  ` +
+          `cpu ${sample.cpu.toFixed(2)} s  ${Math.round(sample.reqPerCpu)} ${unit}/cpu-s` +
+          (sample.note ? `  ${sample.note}` : '') +
           (sample.foreign > 0.05 ? `  core ${SERVER_CORE} ${Math.round(sample.foreign * 100)}% busy with others` : '') +
-          (result.socketErrors ? `  socket errors ${result.socketErrors}` : ''))
+          (sample.socketErrors ? `  socket errors ${sample.socketErrors}` : ''))
       }
     }
     const summary = (samples) => ({
-      foreign: median(samples.map((s) => s.foreign)),
       rps: median(samples.map((s) => s.rps)),
       p99Ms: median(samples.map((s) => s.p99Ms)),
-      reqPerCpu: median(samples.map((s) => s.reqPerCpu))
+      reqPerCpu: median(samples.map((s) => s.reqPerCpu)),
+      // Rounds kept although others used the server's core: the table gets a warning.
+      noisy: samples.filter((s) => s.foreign > config.maxForeign).length
     })
     const bare = summary(rounds.bare)
     const plugin = summary(rounds.plugin)

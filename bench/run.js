@@ -3,19 +3,31 @@
 //   node bench/run.js                 every suite
 //   node bench/run.js http            the HTTP suite
 //   node bench/run.js http json int   only those scenarios of it
+//   node bench/run.js ws              WebSocket consumers vs raw @fastify/websocket (ws.js)
+//   node bench/run.js sync            the sync/async bridge (sync.js)
 //
 // Env: BENCH_ROUNDS (5 rounds per side), BENCH_SECONDS (3 s measured),
 // BENCH_WARMUP (1 s before each measured window), BENCH_CONNECTIONS (50),
-// BENCH_PIN=0 (no taskset pinning).
+// BENCH_PIN=0 (no taskset pinning), BENCH_RETRIES (2: a window during which
+// other processes took > 10% of the server's core is measured again).
+// ws.js and sync.js list their own knobs (BENCH_WS_*, BENCH_SYNC_*).
 //
 // A suite is a module exporting `scenarios` (see http.js and harness.js
 // runScenario for the shape). Add one by adding a line to SUITES; its table
-// goes to bench/results/<suite>.md.
+// goes to bench/results/<suite>.md. A suite may also export `setup` (a line
+// saying how it loads the servers), `rounds` (its default when BENCH_ROUNDS is
+// unset), `needsWrk = false`, and `report(results)`
+// -> { markdown, warning, details: [lines for the file] } for its own table;
+// a scenario with a `run(scenario, { log })` is run by it instead of
+// runScenario (ws.js and sync.js do both).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { config, ensureWrk, runScenario, table } from './harness.js'
 
 const SUITES = {
-  http: () => import('./http.js')
+  http: () => import('./http.js'),
+  ws: () => import('./ws.js'),
+  sync: () => import('./sync.js'),
+  redis: () => import('./redis.js')
 }
 
 const args = process.argv.slice(2)
@@ -25,9 +37,10 @@ const selected = suiteNames.length > 0 ? suiteNames : Object.keys(SUITES)
 
 const suites = []
 for (const name of selected) {
-  const { scenarios } = await SUITES[name]()
+  const module = await SUITES[name]()
+  const scenarios = module.scenarios
   const chosen = filters.length > 0 ? scenarios.filter((s) => filters.includes(s.name)) : scenarios
-  if (chosen.length > 0) suites.push({ name, scenarios: chosen, all: scenarios })
+  if (chosen.length > 0) suites.push({ name, scenarios: chosen, all: scenarios, module })
 }
 const known = new Set(suites.flatMap((s) => s.all.map((x) => x.name)))
 const unknown = filters.filter((f) => !known.has(f))
@@ -37,7 +50,7 @@ if (unknown.length > 0 || suites.length === 0) {
 }
 
 try {
-  ensureWrk()
+  if (suites.some((s) => s.module.needsWrk !== false)) ensureWrk()
 } catch (error) {
   console.error(error.message)
   process.exit(1)
@@ -47,16 +60,46 @@ try {
 process.once('SIGINT', () => process.exit(130))
 process.once('SIGTERM', () => process.exit(143))
 
-const setup = `${config.rounds} rounds per side, ${config.warmup} s warm-up + ${config.seconds} s measured, ` +
-  `wrk -t1 -c${config.connections}, ${config.pin ? 'server on core 0, wrk on core 1 (taskset)' : 'no CPU pinning'}, node ${process.version}`
-console.error(`# ${setup}`)
+const wrkSetup = `wrk -t1 -c${config.connections}, ${config.pin ? 'server on core 0, wrk on core 1 (taskset)' : 'no CPU pinning'}`
+// A suite may ask for fewer rounds by default (`export const rounds`); BENCH_ROUNDS wins.
+const defaultRounds = config.rounds
+const roundsOf = (suite) => process.env.BENCH_ROUNDS ? defaultRounds : suite.module.rounds ?? defaultRounds
+const setupOf = (suite) => `${roundsOf(suite)} rounds per side, ${config.warmup} s warm-up + ${config.seconds} s measured, ` +
+  `${suite.module.setup ?? wrkSetup}, node ${process.version}`
+
+/** The HTTP suite's table, warning and per-round lines (a suite may bring its own `report`). */
+function wrkReport (results) {
+  const markdown = table(results)
+  // Other jobs on the server's core make a table meaningless: say so beside it.
+  const noisy = results.filter((r) => !r.error && r.bare.noisy + r.plugin.noisy > 0)
+  const warning = noisy.length === 0
+    ? ''
+    : `Warning: other processes used > ${config.maxForeign * 100}% of the server's core in some rounds of ${noisy.map((r) => r.name).join(', ')} ` +
+      'even after retries; those numbers are not reliable (req per CPU-s is the least affected). Rerun on an idle machine.\n'
+  // The file keeps what the table can't: baselines and every round.
+  const rounds = results.filter((r) => !r.error).map((r) => {
+    const list = (side) => r.rounds[side].map((s) => `${Math.round(s.rps)}/${s.p99Ms.toFixed(2)}ms/${s.cpu.toFixed(2)}s/${Math.round(s.foreign * 100)}%`).join(', ')
+    return `- ${r.name}: bare ${list('bare')}; plugin ${list('plugin')}`
+  })
+  return {
+    markdown,
+    warning,
+    legend: 'Medians over rounds; ratio = plugin / bare req/s; ' +
+      'req per CPU-s ratio = plugin / bare requests per second of server CPU (utime+stime) in the measured window.',
+    details: ['## Rounds (req/s / p99 / server CPU s / share of the server core used by others)', '', ...rounds]
+  }
+}
+
+for (const suite of suites) console.error(`# ${suite.name}: ${setupOf(suite)}`)
 
 let failed = false
 for (const suite of suites) {
+  const setup = setupOf(suite)
+  config.rounds = roundsOf(suite)
   const results = []
   for (const scenario of suite.scenarios) {
     console.error(`${suite.name}/${scenario.name}: ${scenario.about ?? ''}`)
-    const result = await runScenario(scenario, { log: (line) => console.error(line) })
+    const result = await (scenario.run ?? runScenario)(scenario, { log: (line) => console.error(line) })
     if (result.error) {
       failed = true
       console.error(`  ERROR ${scenario.name}: ${result.error.stack ?? result.error}`)
@@ -64,26 +107,14 @@ for (const suite of suites) {
     results.push(result)
   }
 
-  const markdown = table(results)
-  // Other jobs on the server's core make a table meaningless: say so beside it.
-  const noisy = results.filter((r) => !r.error && Math.max(r.bare.foreign, r.plugin.foreign) > 0.1)
-  const warning = noisy.length === 0
-    ? ''
-    : `Warning: other processes used > 10% of the server's core during ${noisy.map((r) => r.name).join(', ')}; ` +
-      'those numbers are not reliable (req per CPU-s is the least affected). Rerun on an idle machine.\n'
+  const { markdown, warning, legend, details } = (suite.module.report ?? wrkReport)(results)
   console.log(`\n## ${suite.name}\n\n${markdown}\n\n${warning}`)
 
-  // The file keeps what the table can't: setup, baselines and every round.
-  const rounds = results.filter((r) => !r.error).map((r) => {
-    const list = (side) => r.rounds[side].map((s) => `${Math.round(s.rps)}/${s.p99Ms.toFixed(2)}ms/${s.cpu.toFixed(2)}s/${Math.round(s.foreign * 100)}%`).join(', ')
-    return `- ${r.name}: bare ${list('bare')}; plugin ${list('plugin')}`
-  })
   const errors = results.filter((r) => r.error).map((r) => `- ${r.name}: ${String(r.error.message ?? r.error).split('\n').join('\n  ')}`)
   const file = [
     `# ${suite.name} benchmark`,
     '',
-    `${new Date().toISOString()}: ${setup}. Medians over rounds; ratio = plugin / bare req/s; ` +
-      'req per CPU-s ratio = plugin / bare requests per second of server CPU (utime+stime) in the measured window.',
+    `${new Date().toISOString()}: ${setup}. ${legend}`,
     '',
     markdown,
     '',
@@ -91,9 +122,7 @@ for (const suite of suites) {
     ...suite.scenarios.map((s) => `- ${s.name}: ${s.about ?? ''}`),
     '',
     ...(errors.length ? ['## Errors', '', ...errors, ''] : []),
-    '## Rounds (req/s / p99 / server CPU s / share of the server core used by others)',
-    '',
-    ...rounds,
+    ...details,
     ''
   ].join('\n')
   const dir = new URL('./results/', import.meta.url)

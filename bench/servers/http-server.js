@@ -35,12 +35,13 @@ if (variant === 'bare') {
 // Registered after the plugin so that, in plugin-mw, the middleware wraps it too.
 app.get('/plain', async () => ({ hello: 'world' }))
 
-await app.listen({ host: '127.0.0.1', port: Number(portArg) })
-console.log(JSON.stringify({ ready: true, port: app.server.address().port }))
-
-// run.js stops us with SIGTERM (background processes in non-interactive shells ignore SIGINT).
+// run.js stops us with SIGTERM (background processes in non-interactive shells
+// ignore SIGINT). Installed before listening so an early stop is clean too.
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.once(signal, () => {
     app.close().then(() => process.exit(0), () => process.exit(1))
   })
 }
+
+await app.listen({ host: '127.0.0.1', port: Number(portArg) })
+console.log(JSON.stringify({ ready: true, port: app.server.address().port }))
