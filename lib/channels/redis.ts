@@ -42,6 +42,8 @@ class Shard {
   readonly #blocking = new Set<Redis>()
   #lastError: Error | undefined
   #readyOnce = false
+  /** False once the server said it has no BZMPOP (Redis < 7). */
+  bzmpop: boolean | undefined
   onReconnect: (() => void) | undefined
 
   constructor (target: string | RedisOptions, extra: RedisOptions) {
@@ -349,11 +351,22 @@ export class RedisChannelLayer implements ChannelLayer {
       while (state.active && !this.#closed) {
         try {
           client ??= await shard.blocking()
+          if (shard.bzmpop !== false) {
+            // Redis >= 7: block, then take up to 256 waiting messages in the same round trip.
+            const popped = await bzmpop(client, key).catch((error: Error) => {
+              if (!/unknown command/i.test(error.message)) throw error
+              shard.bzmpop = false
+              return null
+            })
+            failures = 0
+            if (popped !== null) for (const [member, score] of popped) this.#dispatch(member, Number(score))
+            continue
+          }
           const popped = await client.bzpopmin(key, 2)
           failures = 0
           if (popped === null || popped === undefined) continue
           this.#dispatch(popped[1], Number(popped[2]))
-          // Drain what else is waiting in one round trip.
+          // Drain what else is waiting in one more round trip.
           const more = await client.zpopmin(key, 256)
           for (let i = 0; i < more.length; i += 2) this.#dispatch(more[i], Number(more[i + 1]))
         } catch (error) {
@@ -556,4 +569,10 @@ function decodeMember (member: string): { targets: string[], message: LayerMessa
 
 function aborted (signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true
+}
+
+// BZMPOP 2 1 key MIN COUNT 256 -> [key, [[member, score], ...]] or null.
+async function bzmpop (client: Redis, key: string): Promise<Array<[string, string]> | null> {
+  const reply = await client.call('BZMPOP', 2, 1, key, 'MIN', 'COUNT', 256) as [string, Array<[string, string]>] | null
+  return reply === null ? null : reply[1]
 }
