@@ -9,11 +9,22 @@ import { Scope } from './scope.js'
 /** How the handshake ends: upgraded, or refused with an HTTP status. */
 export type Decision = { accept: true, subprotocol: string | null } | { accept: false, status: number, closeCode: number }
 
-type Item =
-  | { kind: 'connect' }
-  | { kind: 'frame', data: Buffer, binary: boolean }
-  | { kind: 'event', message: LayerMessage }
-  | { kind: 'disconnect', code: number }
+// A layer event is queued as the message itself (no wrapper per delivery);
+// everything else is a Control (told apart by class, never by a field a message could have).
+class Control {
+  readonly kind: 'connect' | 'frame' | 'disconnect'
+  readonly data: Buffer | undefined
+  readonly binary: boolean
+  readonly code: number
+  constructor (kind: Control['kind'], data?: Buffer, binary = false, code = 0) {
+    this.kind = kind
+    this.data = data
+    this.binary = binary
+    this.code = code
+  }
+}
+const CONNECT = new Control('connect')
+type Item = Control | LayerMessage
 
 // Beyond this many bytes queued on the socket, send() waits for the client:
 // the consumer's backlog then grows and the layer refuses it more (ChannelFull).
@@ -77,13 +88,13 @@ export class Connection implements LocalReceiver, ConnectionControl {
     try {
       for (const group of consumer.groups) await layer.groupAdd(group, consumer.channelName)
     } catch (error) {
-      connection.#push({ kind: 'connect' })
+      connection.#push(CONNECT)
       connection.#refuse(500, 1011)
       connection.log.error({ err: error }, `${consumer.constructor.name}: could not join its groups`)
       await connection.#teardown(1006)
       return connection
     }
-    connection.#push({ kind: 'connect' })
+    connection.#push(CONNECT)
     return connection
   }
 
@@ -120,7 +131,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
   /** A layer event for this consumer's channel. */
   deliver (message: LayerMessage): void {
     if (this.state === 'closed') return
-    this.#push({ kind: 'event', message })
+    this.#push(message)
   }
 
   /** Called with the upgraded socket; listeners go on at once so no frame is missed. */
@@ -144,7 +155,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
 
   /** @internal a client frame. */
   frame (data: Buffer, binary: boolean): void {
-    this.#push({ kind: 'frame', data, binary })
+    this.#push(new Control('frame', data, binary))
   }
 
   /** @internal a protocol error: ws sends the right close code (1009, 1007...) but its 'close' then says 1006. */
@@ -181,24 +192,27 @@ export class Connection implements LocalReceiver, ConnectionControl {
     return promise
   }
 
-  async send (data: OutgoingFrame, close?: boolean | number): Promise<void> {
+  // Not async: the usual case (written at once, nothing to wait for) allocates no promise.
+  send (data: OutgoingFrame, close?: boolean | number): Promise<void> {
     const socket = this.socket
     if (this.state !== 'open' || socket === undefined || socket.readyState !== 1) {
-      if (this.state === 'connecting') throw new Error('send() before accept(): accept the connection first')
-      return
+      if (this.state === 'connecting') return Promise.reject(new Error('send() before accept(): accept the connection first'))
+      return DONE
     }
     let payload: string | Uint8Array
     if (typeof data?.text === 'string') payload = data.text
     else if (data?.bytes instanceof Uint8Array) payload = data.bytes
-    else throw new TypeError('send() takes { text: string } or { bytes: Uint8Array }')
+    else return Promise.reject(new TypeError('send() takes { text: string } or { bytes: Uint8Array }'))
+    let sent = DONE
     if (socket.bufferedAmount > HIGH_WATER) {
-      await new Promise<void>((resolve) => socket.send(payload, { binary: typeof payload !== 'string' }, () => resolve()))
+      sent = new Promise<void>((resolve) => socket.send(payload, { binary: typeof payload !== 'string' }, () => resolve()))
     } else if (typeof payload === 'string') {
       sendText(socket, payload)
     } else {
       socket.send(payload, { binary: true })
     }
-    if (close !== undefined && close !== false) await this.close(close === true ? 1000 : close)
+    if (close === undefined || close === false) return sent
+    return sent.then(async () => { await this.close(close === true ? 1000 : close) })
   }
 
   async close (code = 1000, reason?: string): Promise<void> {
@@ -234,14 +248,14 @@ export class Connection implements LocalReceiver, ConnectionControl {
     this.state = 'closed'
     this.#decide({ accept: false, status, closeCode })
     // The handshake is refused: disconnect(1006) runs and the groups are left, after connect().
-    this.#push({ kind: 'disconnect', code: 1006 })
+    this.#push(new Control('disconnect', undefined, false, 1006))
   }
 
   #onClose (code: number): void {
     if (this.state === 'closed' && this.#decided && this.#accepted === undefined) return
     const wasOpen = this.state !== 'closed'
     this.state = 'closed'
-    if (wasOpen) this.#push({ kind: 'disconnect', code })
+    if (wasOpen) this.#push(new Control('disconnect', undefined, false, code))
   }
 
   #push (item: Item): void {
@@ -255,7 +269,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
     while (this.#head < this.#queue.length) {
       const item = this.#queue[this.#head] as Item
       this.#queue[this.#head++] = undefined
-      if (item.kind === 'disconnect') {
+      if (item instanceof Control && item.kind === 'disconnect') {
         this.#queue.length = 0
         this.#head = 0
         await this.#teardown(item.code)
@@ -274,15 +288,16 @@ export class Connection implements LocalReceiver, ConnectionControl {
     this.#draining = false
   }
 
-  #handle (item: Exclude<Item, { kind: 'disconnect' }>): Promise<void> {
+  #handle (item: Item): Promise<void> | undefined {
     const consumer = this.consumer
-    if (item.kind === 'event') {
-      if (this.state === 'closed') return Promise.resolve()
-      return consumer.dispatch(item.message)
+    if (!(item instanceof Control)) {
+      if (this.state === 'closed') return undefined
+      return consumer.dispatch(item)
     }
     if (item.kind === 'frame') {
-      if (this.state !== 'open') return Promise.resolve()
-      const frame = item.binary ? { bytes: item.data } : { text: item.data.toString() }
+      if (this.state !== 'open') return undefined
+      const data = item.data as Buffer
+      const frame = item.binary ? { bytes: data } : { text: data.toString() }
       return (consumer as AsyncWebsocketConsumer).receive(frame)
     }
     return this.#connect()
@@ -309,13 +324,14 @@ export class Connection implements LocalReceiver, ConnectionControl {
   }
 
   #failed (error: unknown, item: Item): void {
+    const what = item instanceof Control ? item.kind : `'${item.type}' event`
     if (error instanceof StopConsumer) {
       if (this.state === 'open') this.socket?.close(1000)
       return
     }
-    if (this.state === 'closed' && item.kind === 'connect') return
+    if (this.state === 'closed' && item === CONNECT) return
     try {
-      this.log.error({ err: error }, `${this.consumer.constructor.name} failed handling a ${item.kind === 'event' ? `'${item.message.type}' event` : item.kind}; closing with 1011`)
+      this.log.error({ err: error }, `${this.consumer.constructor.name} failed handling a ${what}; closing with 1011`)
     } catch {}
     if (this.state === 'open') this.socket?.close(1011)
     else if (this.state === 'accepted') this.#pendingClose = { code: 1011, reason: undefined }
@@ -374,11 +390,14 @@ function sendText (socket: WebSocket, text: string): void {
     return
   }
   if (text !== lastText || lastFrame === undefined) {
-    lastFrame = frame(Buffer.from(text), { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: false })
+    // Header and payload in one buffer: one plain write per socket, not a corked pair.
+    lastFrame = [Buffer.concat(frame(Buffer.from(text), { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: false }))]
     lastText = text
   }
   sender.sendFrame(lastFrame)
 }
+
+const DONE = Promise.resolve()
 
 const PROTOCOL_ERRORS: Record<string, number> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,

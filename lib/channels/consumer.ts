@@ -70,10 +70,15 @@ export class AsyncConsumer {
   declare [kConnection]: ConnectionControl
 
   /** Calls the handler for a layer event's type; none -> an error (the connection closes with 1011). */
-  async dispatch (message: LayerMessage): Promise<void> {
+  dispatch (message: LayerMessage): Promise<void> {
     const name = handlerName(this, message.type)
-    if (name === undefined) throw new Error(`No handler for message type ${JSON.stringify(message.type)} on ${this.constructor.name}`)
-    await (this as unknown as Record<string, (m: LayerMessage) => unknown>)[name](message)
+    if (name === undefined) return Promise.reject(new Error(`No handler for message type ${JSON.stringify(message.type)} on ${this.constructor.name}`))
+    try {
+      // The handler's own promise, not another one wrapped around it.
+      return Promise.resolve((this as unknown as Record<string, (m: LayerMessage) => Promise<void> | undefined>)[name](message))
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /** A handler for `websocket.urlpatterns`; `initkwargs` set attributes on each instance. */
