@@ -4,7 +4,7 @@ import { STATUS_CODES } from 'node:http'
 import { isAbsolute, resolve as resolvePath_ } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { ImproperlyConfigured } from './errors.js'
-import { kInner } from './symbols.js'
+import { kInner, kViewRoute } from './symbols.js'
 import { Handler, Resolver404, type ErrorView } from './http/handler.js'
 import { DisallowedHost } from './http/exceptions.js'
 import { HttpResponsePermanentRedirect } from './http/response.js'
@@ -89,14 +89,13 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
   // The bridge is process-wide; closing the app terminates its threads (a later call starts new ones).
   app.addHook('onClose', async () => { await bridge.close() })
 
-  let markViewRoute: onRequestHookHandler | undefined
   if (options.middleware !== undefined && options.middleware.length > 0) {
     const chain = buildChain(options.middleware, (request) => (request[kInner] as NonNullable<typeof request[typeof kInner]>)(request), handler.convert,
       (name) => app.log.debug(`middleware ${name} not used (MiddlewareNotUsed)`),
       debug ? (name, ms, request) => handler.warnIfSlow(`middleware ${name}`, ms, request) : undefined)
     if (chain.names.length > 0) {
       handler.chain = chain
-      markViewRoute = installMiddleware(app, handler, chain)
+      installMiddleware(app, handler, chain)
     }
   }
 
@@ -140,7 +139,7 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
     // app's hooks (APPEND_SLASH, handler404, middleware) run for them. Without a prefix of
     // our own, the user's context keeps its 404 handler untouched.
     if (options.prefix !== undefined && options.prefix !== '' && options.prefix !== '/') (inner.setNotFoundHandler as () => FastifyInstance)()
-    for (const group of routes) addRoute(inner, group, handler, routeErrorHandler, markViewRoute)
+    for (const group of routes) addRoute(inner, group, handler, routeErrorHandler)
     if (websocket !== undefined) {
       for (const group of websocket.routes) {
         try {
@@ -157,8 +156,7 @@ function addRoute (
   inner: FastifyInstance,
   group: RouteGroup,
   handler: Handler,
-  errorHandler: RouteOptions['errorHandler'],
-  markViewRoute: onRequestHookHandler | undefined
+  errorHandler: RouteOptions['errorHandler']
 ): void {
   const { method, onRequest, preParsing, ...routeOptions } = group.owner.pattern.routeOptions as Partial<RouteOptions>
   const names = group.paramNames
@@ -184,7 +182,7 @@ function addRoute (
     return handler.serveNotFound(req, reply)
   }
   Object.defineProperty(view, 'name', { value: group.owner.view.name || 'view' })
-  const hooks = [markViewRoute, onRequest].flat().filter((h) => h !== undefined) as onRequestHookHandler[]
+  const hooks = [onRequest].flat().filter((h) => h !== undefined) as onRequestHookHandler[]
   const parsing = [preParsing].flat().filter((h) => h !== undefined)
   // A body schema needs Fastify's JSON parser; keep the raw bytes beside it.
   if ((routeOptions.schema as { body?: unknown } | undefined)?.body !== undefined) {
@@ -197,6 +195,8 @@ function addRoute (
     errorHandler,
     prefixTrailingSlash: 'slash',
     ...routeOptions,
+    // Marks a view route for the middleware hooks (they let its handler run the chain).
+    config: { ...(routeOptions.config as object | undefined), [kViewRoute]: true },
     method: method ?? METHODS,
     url: group.url,
     handler: view

@@ -109,7 +109,20 @@ export class Handler {
   runChain!: (request: HttpRequest, reply: FastifyReply) => Promise<FastifyReply>
 
   /** The innermost layer for a view: processView, the view, processException (Django's `_get_response`). */
-  readonly viewCore = async (request: HttpRequest): Promise<HttpResponse> => {
+  readonly viewCore = (request: HttpRequest): Promise<HttpResponse> => {
+    const chain = this.chain as Chain
+    if (chain.processView.length === 0 && chain.processException.length === 0) {
+      // No hooks to run: the view's own promise, one step to a response.
+      const match = request[kMatchData] as RouteMatch
+      const view = match.pattern.view
+      const result = this.options.blockingWarnMs === undefined ? view(request, match.kwargs) : this.timedView(request, view, match.kwargs)
+      if (result instanceof HttpResponse) return Promise.resolve(result)
+      return Promise.resolve(result).then((value) => this.toResponse(value, view))
+    }
+    return this.viewCoreWithHooks(request)
+  }
+
+  async viewCoreWithHooks (request: HttpRequest): Promise<HttpResponse> {
     const match = request[kMatchData] as RouteMatch
     const view = match.pattern.view
     const chain = this.chain as Chain

@@ -1,15 +1,19 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, onSendHookHandler, preHandlerHookHandler, preParsingHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, preHandlerHookHandler, preParsingHookHandler } from 'fastify'
 import { flushStreamed, type Handler } from '../http/handler.js'
 import { HttpRequest, kRawBody } from '../http/request.js'
 import { hasBody, teeRawBody } from '../http/raw-body.js'
 import type { HttpResponse } from '../http/response.js'
 import { kApply, kExchange, kInner, kViewRoute } from '../symbols.js'
+import { routeConfig } from '../http/route-config.js'
 import type { Chain } from './chain.js'
 import { CapturedResponse } from './captured.js'
 
 type Done = (error: Error | null, payload?: unknown) => void
 
-type Marked = FastifyRequest & { [kExchange]?: Exchange, [kViewRoute]?: true, [kRawBody]?: Buffer, ws?: boolean }
+type Marked = FastifyRequest & { [kExchange]?: Exchange, [kRawBody]?: Buffer, ws?: boolean }
+
+// View routes carry kViewRoute in their config: they run the chain in their handler.
+const isViewRoute = (req: FastifyRequest): boolean => routeConfig(req)?.[kViewRoute] === true
 
 /**
  * One request's trip through the onion. When Fastify makes the response (a
@@ -84,13 +88,17 @@ class Exchange {
   }
 }
 
+// Shared (no closure per request): a reply that never reached onSend (hijacked) lets its chain finish.
+function releaseOnClose (this: { [kExchange]?: Exchange }): void {
+  this[kExchange]?.release()
+}
+
 /**
  * Puts the middleware chain on Fastify's lifecycle for every request of the
  * context: view routes run it in their handler; other requests start it in
  * preHandler (or, when Fastify rejected them earlier, in onSend).
- * Returns the route-level onRequest hook that marks view routes.
  */
-export function installMiddleware (app: FastifyInstance, handler: Handler, chain: Chain): onRequestHookHandler {
+export function installMiddleware (app: FastifyInstance, handler: Handler, chain: Chain): void {
   const context = handler.options.context
 
   handler.runChain = (request, reply) => {
@@ -133,14 +141,16 @@ export function installMiddleware (app: FastifyInstance, handler: Handler, chain
       if (key !== 'fastify' && key !== 'method') (req as unknown as Record<string, unknown>)[key] = (request as unknown as Record<string, unknown>)[key]
     }
     return exchange.capture(() => {
-      exchange.reply.raw.once('close', () => exchange.release())
+      const res = exchange.reply.raw as typeof exchange.reply.raw & { [kExchange]?: Exchange }
+      res[kExchange] = exchange
+      res.on('close', releaseOnClose)
       ;(exchange.continueFastify as () => void)()
     })
   }
 
   const preHandler: preHandlerHookHandler = function (req, reply, done) {
     const marked = req as Marked
-    if (marked[kViewRoute] === true || marked.ws === true) {
+    if (marked.ws === true || isViewRoute(req)) {
       done()
       return
     }
@@ -177,8 +187,7 @@ export function installMiddleware (app: FastifyInstance, handler: Handler, chain
 
   // Keeps the raw bytes of a plain route's body so `request.body` is exact.
   const preParsing: preParsingHookHandler = function (req, _reply, payload, done) {
-    const marked = req as Marked
-    if (marked[kViewRoute] === true || !hasBody(req)) {
+    if (!hasBody(req) || isViewRoute(req)) {
       done(null, payload)
       return
     }
@@ -188,9 +197,4 @@ export function installMiddleware (app: FastifyInstance, handler: Handler, chain
   app.addHook('preParsing', preParsing)
   app.addHook('preHandler', preHandler)
   app.addHook('onSend', onSend)
-
-  return function markViewRoute (req, _reply, done) {
-    (req as Marked)[kViewRoute] = true
-    done()
-  }
 }
