@@ -73,3 +73,30 @@ t.test('a client leaving during a fetch given request.signal is logged as info, 
   t.notOk(logs.lines.some((line) => line.level >= 50), 'no error-level line')
   t.ok(logs.lines.some((line) => /client went away/.test(line.msg)), 'an info line says the client went away')
 })
+
+t.test('JsonResponse encodes when sent: unserialisable data is a clean 500; content and headers read as JSON', async (t) => {
+  const { JsonResponse } = await import('fastify-async-views')
+  const logs = captureLogs('error')
+  const app = Fastify(logs.options)
+  t.teardown(() => app.close())
+  await app.register(asyncViews, {
+    urlpatterns: [
+      path('big/', async () => new JsonResponse({ n: 10n })),
+      path('loop/', async () => { const a: Record<string, unknown> = {}; a.self = a; return new JsonResponse(a) }),
+      path('fine/', async () => new JsonResponse({ a: [1, 'é'] }))
+    ]
+  })
+  for (const url of ['/big/', '/loop/']) {
+    const res = await app.inject(url)
+    t.equal(res.statusCode, 500, url)
+    t.same(res.json(), { statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error' })
+  }
+  t.ok(logs.lines.some((line) => line.level >= 50), 'logged')
+  const fine = await app.inject('/fine/')
+  t.same(fine.json(), { a: [1, 'é'] })
+  t.match(fine.headers['content-type'], /^application\/json/)
+  const response = new JsonResponse({ a: 1 })
+  t.equal(response.text, '{"a":1}')
+  t.equal(response.headers.get('content-type'), 'application/json')
+  t.throws(() => new JsonResponse(undefined, { safe: false }), TypeError)
+})

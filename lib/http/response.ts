@@ -33,7 +33,11 @@ export class HttpResponse {
   #headers: ResponseHeaders | undefined
   #contentType: string | undefined
   #cookies: Map<string, string> | undefined
-  #body: string | Buffer
+  // undefined while a JsonResponse's data is not encoded yet (see #json).
+  #body: string | Buffer | undefined
+  #json: { data: unknown, encode: (() => string) | undefined } | undefined
+  // True for a JsonResponse nobody asked about: Fastify types and serialises it, as for a returned object.
+  #implicitType = false
 
   constructor (content: Content = '', options?: ResponseOptions) {
     this.#body = toBody(content)
@@ -41,11 +45,30 @@ export class HttpResponse {
     if (options !== undefined) this.init(options)
   }
 
+  /** Makes the body JSON of `data`, encoded only when needed (JsonResponse). */
+  protected setJson (data: unknown, encode: (() => string) | undefined): void {
+    this.#json = { data, encode }
+    this.#body = undefined
+    this.#contentType = 'application/json'
+    this.#implicitType = true
+  }
+
+  #bodyNow (): string | Buffer {
+    if (this.#body === undefined) {
+      const json = this.#json as { data: unknown, encode: (() => string) | undefined }
+      const text = json.encode === undefined ? JSON.stringify(json.data) : json.encode()
+      if (typeof text !== 'string') throw new TypeError('JsonResponse data is not serializable to JSON')
+      this.#body = text
+    }
+    return this.#body
+  }
+
   /** Applies the common options; subclasses call it after choosing defaults. */
   protected init (options: ResponseOptions): void {
     if (options.status !== undefined) this.statusCode = options.status
     if (options.contentType !== undefined) {
       validateHeaderValue('content-type', options.contentType)
+      this.#implicitType = false
       this.#contentType = options.contentType
       this.#headers?.set('content-type', options.contentType)
     }
@@ -69,6 +92,7 @@ export class HttpResponse {
   get headers (): ResponseHeaders {
     if (this.#headers === undefined) {
       this.#headers = new ResponseHeaders()
+      this.#implicitType = false
       if (this.#contentType !== undefined) this.#headers.set('content-type', this.#contentType)
     }
     return this.#headers
@@ -79,17 +103,21 @@ export class HttpResponse {
 
   /** The body as bytes. */
   get content (): Buffer {
-    if (typeof this.#body === 'string') this.#body = Buffer.from(this.#body)
-    return this.#body
+    const body = this.#bodyNow()
+    if (typeof body === 'string') this.#body = Buffer.from(body)
+    return this.#body as Buffer
   }
 
   set content (value: Content) {
     this.#body = toBody(value)
+    this.#json = undefined
+    this.#implicitType = false
   }
 
   /** The body as text (UTF-8). */
   get text (): string {
-    return typeof this.#body === 'string' ? this.#body : this.#body.toString()
+    const body = this.#bodyNow()
+    return typeof body === 'string' ? body : body.toString()
   }
 
   setCookie (name: string, value = '', options?: CookieOptions): void {
@@ -108,21 +136,24 @@ export class HttpResponse {
     return this.#cookies === undefined ? [] : [...this.#cookies.values()]
   }
 
-  /** Raw body for sending (no copy). */
-  protected get rawBody (): string | Buffer { return this.#body }
-
   /** Writes status and headers into the reply; returns the payload to send. */
   [kApply] (reply: ReplyLike, _context: SendContext): unknown {
     reply.code(this.#status)
     if (this.#headers === undefined) {
-      if (this.#contentType !== undefined) reply.header('content-type', this.#contentType)
+      if (this.#contentType !== undefined && !this.#implicitType) reply.header('content-type', this.#contentType)
     } else {
       for (const [name, value] of this.#headers) reply.header(name, value)
     }
     if (this.#cookies !== undefined) reply.header('set-cookie', this.cookies)
+    if (this.#body === undefined) {
+      const json = this.#json as { data: unknown, encode: (() => string) | undefined }
+      // Untouched JSON of an object: Fastify serialises and types it, exactly as for a returned object.
+      if (this.#implicitType && json.encode === undefined && json.data !== null && typeof json.data === 'object') return json.data
+    }
+    const body = this.#bodyNow()
     // No body at all (not an empty one): Fastify then adds no content type or length.
-    if ((this.#status === 304 || this.#status === 204) && this.#body.length === 0) return undefined
-    return this.#body
+    if ((this.#status === 304 || this.#status === 204) && body.length === 0) return undefined
+    return body
   }
 
   /** Drops the default content type (for bodiless responses such as 304). */
@@ -148,18 +179,18 @@ export interface JsonResponseOptions extends ResponseOptions {
 
 /** A JSON body with `Content-Type: application/json`. */
 export class JsonResponse extends HttpResponse {
+  /** Encoded when sent, or when `content` is read (Fastify serialises it as it would a returned object). */
   constructor (data: unknown, options?: JsonResponseOptions) {
     if ((options?.safe ?? true) && !isPlainObject(data)) {
       throw new TypeError('In order to allow non-object values to be serialized set the safe option to false.')
     }
-    const json = JSON.stringify(data, options?.replacer, options?.space)
-    if (json === undefined) throw new TypeError('JsonResponse data is not serializable to JSON')
-    super(json)
-    this.init(options === undefined ? JSON_DEFAULTS : { contentType: 'application/json', ...options })
+    if (data === undefined || typeof data === 'function' || typeof data === 'symbol') throw new TypeError('JsonResponse data is not serializable to JSON')
+    super('')
+    const custom = options?.replacer !== undefined || options?.space !== undefined
+    this.setJson(data, custom ? () => JSON.stringify(data, options?.replacer, options?.space) : undefined)
+    if (options !== undefined) this.init(options)
   }
 }
-
-const JSON_DEFAULTS: ResponseOptions = { contentType: 'application/json' }
 
 export function isPlainObject (value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object') return false
