@@ -159,9 +159,7 @@ function addRoute (
   errorHandler: RouteOptions['errorHandler']
 ): void {
   const { method, onRequest, preParsing, ...routeOptions } = group.owner.pattern.routeOptions as Partial<RouteOptions>
-  const names = group.paramNames
   const candidates = group.candidates
-  const count = names.length
   let lastHost: string | undefined
   const view = function (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> | FastifyReply {
     const host = req.raw.headers.host
@@ -169,14 +167,9 @@ function addRoute (
       if (!HOST.test(host)) return handler.serveError(req, reply, () => new DisallowedHost(`Invalid HTTP_HOST header: ${JSON.stringify(host)}.`))
       lastHost = host
     }
-    let values: string[] = EMPTY
-    if (count > 0) {
-      const params = req.params as Record<string, string>
-      values = new Array(count)
-      for (let i = 0; i < count; i++) values[i] = params[names[i]]
-    }
+    const params = req.params as Record<string, string>
     for (let i = 0; i < candidates.length; i++) {
-      const match = candidates[i].match(values)
+      const match = candidates[i].match(params)
       if (match !== null) return handler.serveView(req, reply, match)
     }
     return handler.serveNotFound(req, reply)
@@ -234,8 +227,6 @@ function addWithJsonParser (inner: FastifyInstance, route: RouteOptions, splitMe
     child.route({ ...route, schema, method: methods.filter((m) => BODYLESS.has(m)) })
   })
 }
-
-const EMPTY: string[] = []
 
 /** The body our view routes give errors Fastify raised itself (413, schema 400, a hook's throw). */
 function fastifyErrorBody (error: unknown, req: FastifyRequest, reply: FastifyReply, debug: boolean): FastifyReply {

@@ -109,7 +109,6 @@ export function checkConsumerPatterns (patterns: readonly FlatPattern[]): void {
 /** The Fastify route options for one group of WebSocket patterns. */
 export function websocketRoute (group: RouteGroup, layer: () => ChannelLayer, runtime: WebsocketRuntime, allowedOrigins: string[] | undefined): Record<string, unknown> {
   const originAllowed = originChecker(allowedOrigins)
-  const names = group.paramNames
   const candidates = group.candidates
 
   // Before any consumer code: a malformed handshake is a 400, a foreign Origin a 403.
@@ -139,10 +138,9 @@ export function websocketRoute (group: RouteGroup, layer: () => ChannelLayer, ru
       return
     }
     const params = req.params as Record<string, string>
-    const values = names.map((name) => params[name])
     let found: { handler: ConsumerHandler, args: string[], kwargs: Record<string, unknown> } | undefined
     for (const candidate of candidates) {
-      const match = candidate.match(values)
+      const match = candidate.match(params)
       if (match !== null) {
         found = { handler: match.pattern.view as unknown as ConsumerHandler, args: match.args, kwargs: match.kwargs }
         break

@@ -118,9 +118,19 @@ export class HttpRequest {
   get POST (): QueryDict {
     if (this.#POST === undefined) {
       const type = this.fastify.headers['content-type']
-      this.#POST = type !== undefined && type.toLowerCase().startsWith('application/x-www-form-urlencoded')
-        ? new QueryDict(this.body.toString('utf8'))
-        : new QueryDict()
+      const parsed: unknown = this.fastify.body
+      if (type === undefined || !type.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+        this.#POST = new QueryDict()
+      } else if (parsed !== null && typeof parsed === 'object' && !Buffer.isBuffer(parsed)) {
+        // A form parser on a plain route (@fastify/formbody) already made it an object.
+        const pairs: Array<[string, string]> = []
+        for (const [key, value] of Object.entries(parsed)) {
+          for (const item of Array.isArray(value) ? value : [value]) pairs.push([key, String(item)])
+        }
+        this.#POST = new QueryDict(pairs)
+      } else {
+        this.#POST = new QueryDict(this.body.toString('utf8'))
+      }
     }
     return this.#POST
   }
@@ -132,7 +142,7 @@ export class HttpRequest {
       if (Buffer.isBuffer(body)) this.#body = body
       else if (typeof body === 'string') this.#body = Buffer.from(body)
       else if (body === undefined || body === null) this.#body = EMPTY
-      // A plain route's parser already parsed it and no copy was kept.
+      // A plain Fastify route's parser already parsed it: its JSON, re-encoded (views always get the exact bytes).
       else this.#body = Buffer.from(JSON.stringify(body))
     }
     return this.#body

@@ -1,7 +1,6 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, preHandlerHookHandler, preParsingHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, preHandlerHookHandler } from 'fastify'
 import { flushStreamed, type Handler } from '../http/handler.js'
-import { HttpRequest, kRawBody } from '../http/request.js'
-import { hasBody, teeRawBody } from '../http/raw-body.js'
+import { HttpRequest, type kRawBody } from '../http/request.js'
 import type { HttpResponse } from '../http/response.js'
 import { kApply, kExchange, kInner, kViewRoute } from '../symbols.js'
 import { routeConfig } from '../http/route-config.js'
@@ -136,8 +135,9 @@ export function installMiddleware (app: FastifyInstance, handler: Handler, chain
 
   const continueToFastify = (request: HttpRequest, exchange: Exchange): Promise<HttpResponse> => {
     const req = request.fastify as Marked
-    // Attributes middleware set (`request.session`...) are seen by the Fastify handler too.
-    for (const key of Object.keys(request)) {
+    // Attributes middleware set (`request.session`...) are seen by the Fastify handler too
+    // (for...in: no array per request; class members are not enumerable).
+    for (const key in request) {
       if (key !== 'fastify' && key !== 'method') (req as unknown as Record<string, unknown>)[key] = (request as unknown as Record<string, unknown>)[key]
     }
     return exchange.capture(() => {
@@ -185,16 +185,6 @@ export function installMiddleware (app: FastifyInstance, handler: Handler, chain
     chain.call(request).then((final) => late.deliver(handler, final)).catch((error) => reply.log.error({ err: error }, 'middleware chain failed'))
   }
 
-  // Keeps the raw bytes of a plain route's body so `request.body` is exact.
-  const preParsing: preParsingHookHandler = function (req, _reply, payload, done) {
-    if (!hasBody(req) || isViewRoute(req)) {
-      done(null, payload)
-      return
-    }
-    done(null, teeRawBody(req, payload))
-  }
-
-  app.addHook('preParsing', preParsing)
   app.addHook('preHandler', preHandler)
   app.addHook('onSend', onSend)
 }

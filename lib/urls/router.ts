@@ -22,7 +22,8 @@ export interface RouteGroup {
 
 export interface Candidate {
   pattern: FlatPattern
-  match (values: string[]): RouteMatch | null
+  /** Tries the pattern on the route's params (Fastify's `request.params`). */
+  match (params: Record<string, string>): RouteMatch | null
 }
 
 // Converters whose regex takes a '/' cannot be a Fastify parameter.
@@ -97,7 +98,7 @@ export function buildRoutes (patterns: readonly FlatPattern[]): RouteGroup[] {
       }
       group.owner = flat
     }
-    group.candidates.push(makeCandidate(flat, shape, restSource))
+    group.candidates.push(makeCandidate(flat, shape, restSource, group.paramNames))
   }
   return [...groups.values()]
 }
@@ -112,7 +113,7 @@ function hasRouteOptions (flat: FlatPattern): boolean {
   return false
 }
 
-function makeCandidate (flat: FlatPattern, shape: Shape, restSource: string): Candidate {
+function makeCandidate (flat: FlatPattern, shape: Shape, restSource: string, routeNames: string[]): Candidate {
   const converters = shape.paramParts.map((p) => p.converter)
   const names = shape.paramParts.map((p) => p.name)
   const checks = converters.map(fullMatch)
@@ -133,10 +134,11 @@ function makeCandidate (flat: FlatPattern, shape: Shape, restSource: string): Ca
 
   return {
     pattern: flat,
-    match (values) {
+    match (params) {
       const kwargs: Record<string, unknown> = {}
       for (let i = 0; i < count; i++) {
-        const value = values[i]
+        // The Fastify route's param names are its first pattern's: read by position.
+        const value = params[routeNames[i]]
         if (!checks[i].test(value)) return null
         try {
           kwargs[names[i]] = converters[i].toJs(value)
@@ -146,7 +148,7 @@ function makeCandidate (flat: FlatPattern, shape: Shape, restSource: string): Ca
       }
       let args: string[] = EMPTY
       if (rest !== undefined) {
-        const m = rest.regex.exec(values[count])
+        const m = rest.regex.exec(params['*'])
         if (m === null) return null
         for (const { name, part } of rest.named) {
           const value = m.groups?.[name]
