@@ -90,7 +90,8 @@ export class Handler {
     const request = new HttpRequest(req, reply, this.options.context, NO_MATCH)
     const error = makeError(request)
     if (this.chain !== undefined) {
-      request[kInner] = () => Promise.reject(error)
+      // Not a view's error: no processException, straight to its response (Django's resolver 404).
+      request[kInner] = () => this.convert(request, error)
       return this.runChain(request, reply)
     }
     return this.fail(request, reply, error)
@@ -115,11 +116,22 @@ export class Handler {
       // No hooks to run: the view's own promise, one step to a response.
       const match = request[kMatchData] as RouteMatch
       const view = match.pattern.view
-      const result = this.options.blockingWarnMs === undefined ? view(request, match.kwargs) : this.timedView(request, view, match.kwargs)
+      let result: unknown
+      try {
+        result = this.options.blockingWarnMs === undefined ? view(request, match.kwargs) : this.timedView(request, view, match.kwargs)
+      } catch (error) {
+        return this.convert(request, error)
+      }
       if (result instanceof HttpResponse) return Promise.resolve(result)
-      return Promise.resolve(result).then((value) => this.toResponse(value, view))
+      return Promise.resolve(result).then((value) => {
+        try {
+          return this.toResponse(value, view)
+        } catch (error) {
+          return this.convert(request, error)
+        }
+      }, (error) => this.convert(request, error))
     }
-    return this.viewCoreWithHooks(request)
+    return this.viewCoreWithHooks(request).then(undefined, (error) => this.convert(request, error))
   }
 
   async viewCoreWithHooks (request: HttpRequest): Promise<HttpResponse> {

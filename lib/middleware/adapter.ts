@@ -118,7 +118,7 @@ export function installMiddleware (app: FastifyInstance, handler: Handler, chain
     const req = request.fastify as Marked
     const exchange = req[kExchange] as Exchange
     // Django calls processView only for resolved views, not for 404s.
-    if (chain.processView.length > 0 && !req.is404) return processViewThen(request, exchange)
+    if (chain.processView.length > 0 && !req.is404) return processViewThen(request, exchange).then(undefined, (error) => handler.convert(request, error))
     return continueToFastify(request, exchange)
   }
 

@@ -24,8 +24,9 @@ export class InvalidMiddlewareResult extends Error {
 
 /**
  * Builds the chain once, as Django's `load_middleware`: the last middleware
- * wraps `core`, each earlier one wraps the next. Every layer is wrapped so an
- * exception becomes a response (Django's `convert_exception_to_response`).
+ * wraps `core`, each earlier one wraps the next. Every middleware layer is
+ * wrapped so an exception becomes a response (Django's
+ * `convert_exception_to_response`); `core` must never reject.
  */
 export function buildChain (
   middleware: readonly Middleware[],
@@ -34,7 +35,8 @@ export function buildChain (
   onNotUsed: (name: string, error: MiddlewareNotUsed) => void = () => {},
   watch?: SlowWatch
 ): Chain {
-  let handler = guard(core, 'the view', convert)
+  // The innermost layer (view or Fastify) turns its own errors into responses: no guard there.
+  let handler = core
   const processView: ProcessView[] = []
   const processException: ProcessException[] = []
   const names: string[] = []
