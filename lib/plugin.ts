@@ -5,7 +5,7 @@ import { isAbsolute, resolve as resolvePath_ } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { ImproperlyConfigured } from './errors.js'
 import { kInner, kViewRoute } from './symbols.js'
-import { Handler, Resolver404, type ErrorView } from './http/handler.js'
+import { Handler, Resolver404, type ErrorView, type Sent } from './http/handler.js'
 import { DisallowedHost } from './http/exceptions.js'
 import { HttpResponsePermanentRedirect } from './http/response.js'
 import { PRODUCTION_500, debugDetails, messageOf, read, safeCopy } from './http/problems.js'
@@ -161,7 +161,7 @@ function addRoute (
   const { method, onRequest, preParsing, ...routeOptions } = group.owner.pattern.routeOptions as Partial<RouteOptions>
   const candidates = group.candidates
   let lastHost: string | undefined
-  const view = function (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> | FastifyReply {
+  const view = function (req: FastifyRequest, reply: FastifyReply): Sent {
     const host = req.raw.headers.host
     if (host !== lastHost && host !== undefined) {
       if (!HOST.test(host)) return handler.serveError(req, reply, () => new DisallowedHost(`Invalid HTTP_HOST header: ${JSON.stringify(host)}.`))

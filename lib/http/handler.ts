@@ -47,7 +47,7 @@ export class Handler {
   }
 
   /** Runs the matched view for a Fastify request and sends the response. */
-  serveView (req: FastifyRequest, reply: FastifyReply, match: RouteMatch): Promise<FastifyReply> | FastifyReply {
+  serveView (req: FastifyRequest, reply: FastifyReply, match: RouteMatch): Sent {
     const request = new HttpRequest(req, reply, this.options.context, match)
     if (this.chain !== undefined) {
       request[kInner] = this.viewCore
@@ -70,7 +70,7 @@ export class Handler {
     return this.finish(request, reply, result, view)
   }
 
-  finish (request: HttpRequest, reply: FastifyReply, result: unknown, view: ViewFunction<any>): FastifyReply | Promise<FastifyReply> {
+  finish (request: HttpRequest, reply: FastifyReply, result: unknown, view: ViewFunction<any>): Sent {
     let response: HttpResponse
     try {
       response = this.toResponse(result, view)
@@ -81,12 +81,12 @@ export class Handler {
   }
 
   /** A request that reached a view route but matched none of its patterns. */
-  serveNotFound (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> | FastifyReply {
+  serveNotFound (req: FastifyRequest, reply: FastifyReply): Sent {
     return this.serveError(req, reply, (request) => new Resolver404(request.pathInfo))
   }
 
   /** Answers a request with the response for an error raised before any view ran. */
-  serveError (req: FastifyRequest, reply: FastifyReply, makeError: (request: HttpRequest) => unknown): Promise<FastifyReply> | FastifyReply {
+  serveError (req: FastifyRequest, reply: FastifyReply, makeError: (request: HttpRequest) => unknown): Sent {
     const request = new HttpRequest(req, reply, this.options.context, NO_MATCH)
     const error = makeError(request)
     if (this.chain !== undefined) {
@@ -107,7 +107,7 @@ export class Handler {
   }
 
   /** Set by the middleware adapter: runs the chain and delivers its response. */
-  runChain!: (request: HttpRequest, reply: FastifyReply) => Promise<FastifyReply>
+  runChain!: (request: HttpRequest, reply: FastifyReply) => Promise<void>
 
   /** The innermost layer for a view: processView, the view, processException (Django's `_get_response`). */
   readonly viewCore = (request: HttpRequest): Promise<HttpResponse> => {
@@ -182,7 +182,7 @@ export class Handler {
   }
 
   /** A view error with no middleware: handlerXXX, the user's error handler, or the default body. */
-  fail (request: HttpRequest, reply: FastifyReply, error: unknown): Promise<FastifyReply> {
+  fail (request: HttpRequest, reply: FastifyReply, error: unknown): Promise<void> {
     if (this.options.hasUserErrorHandler() && !this.handles(error)) {
       // Fastify routes the rejection to the user's handler (see plugin's route errorHandler).
       return Promise.reject(error)
@@ -255,28 +255,30 @@ export class Handler {
   }
 
   /** Writes a response into the reply and sends it. */
-  send (reply: FastifyReply, response: HttpResponse): FastifyReply | Promise<FastifyReply> {
+  // Returns nothing once sent (not the reply: a thenable Fastify would wait on).
+  send (reply: FastifyReply, response: HttpResponse): Sent {
     let payload: unknown
     try {
       payload = response[kApply](reply, this.options.context)
     } catch (error) {
-      return this.sendFailure(reply, error)
+      this.sendFailure(reply, error)
+      return
     }
     if (payload instanceof Promise) {
-      return payload.then((ready) => flushStreamed(reply.send(ready), ready), (error) => this.sendFailure(reply, error))
+      return payload.then((ready) => { reply.send(ready); return flushStreamed(reply, ready) }, (error) => { this.sendFailure(reply, error) })
     }
-    return flushStreamed(reply.send(payload), payload)
+    reply.send(payload)
+    return flushStreamed(reply, payload)
   }
 
   /** A response that could not be written (bad redirect name, missing file): a clean 500. */
-  sendFailure (reply: FastifyReply, error: unknown): FastifyReply {
+  sendFailure (reply: FastifyReply, error: unknown): void {
     try {
       reply.log.error({ err: error }, 'Response could not be sent')
     } catch {}
     for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
     reply.code(500).header('content-type', 'application/json; charset=utf-8')
-    if (this.options.debug) return reply.send(JSON.stringify({ statusCode: 500, error: 'Internal Server Error', message: messageOf(error), ...debugDetails(error) }))
-    return reply.send(PRODUCTION_500)
+    reply.send(this.options.debug ? JSON.stringify({ statusCode: 500, error: 'Internal Server Error', message: messageOf(error), ...debugDetails(error) }) : PRODUCTION_500)
   }
 }
 
@@ -291,12 +293,16 @@ function describeValue (value: unknown): string {
  * A streamed body's headers go out at once, as ASGI sends the response start
  * before the body: an EventSource opens without waiting for the first event.
  */
-export function flushStreamed (reply: FastifyReply, payload: unknown): FastifyReply {
-  if (payload !== null && typeof (payload as { pipe?: unknown })?.pipe === 'function') {
-    setImmediate(() => {
-      const res = reply.raw as FastifyReply['raw'] & { flushHeaders?: () => void }
-      if (!res.headersSent && !res.destroyed && !res.writableEnded) res.flushHeaders?.()
-    })
-  }
-  return reply
+export function flushStreamed (reply: FastifyReply, payload: unknown): Sent {
+  if (payload === null || typeof (payload as { pipe?: unknown })?.pipe !== 'function') return
+  setImmediate(() => {
+    const res = reply.raw as FastifyReply['raw'] & { flushHeaders?: () => void }
+    if (!res.headersSent && !res.destroyed && !res.writableEnded) res.flushHeaders?.()
+  })
+  // A stream is still being sent: the handler settles when the reply does (Fastify
+  // must not see an unsent reply and send again).
+  return Promise.resolve(reply).then(() => {}, () => {})
 }
+
+/** What the view handlers return: nothing once the reply is sent, or a promise of that. */
+export type Sent = void | Promise<void>

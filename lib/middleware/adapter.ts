@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, preHandlerHookHandler } from 'fastify'
-import { flushStreamed, type Handler } from '../http/handler.js'
+import { flushStreamed, type Handler, type Sent } from '../http/handler.js'
 import { HttpRequest, type kRawBody } from '../http/request.js'
 import type { HttpResponse } from '../http/response.js'
 import { kApply, kExchange, kInner, kViewRoute } from '../symbols.js'
@@ -59,11 +59,11 @@ class Exchange {
   }
 
   /** Sends the chain's final response: through the waiting onSend, or as a new send. */
-  deliver (handler: Handler, final: HttpResponse): FastifyReply | Promise<FastifyReply> {
+  deliver (handler: Handler, final: HttpResponse): Sent {
     const reply = this.reply
     const finish = this.finishSend
     if (finish === undefined) {
-      if (reply.sent || reply.raw.destroyed) return reply
+      if (reply.sent || reply.raw.destroyed) return
       return handler.send(reply, final)
     }
     this.finishSend = undefined
@@ -77,10 +77,10 @@ class Exchange {
       payload = final[kApply](reply, context)
     } catch (error) {
       finish(error as Error)
-      return reply
+      return
     }
     if (payload instanceof Promise) {
-      return payload.then((ready) => { finish(null, ready); return flushStreamed(reply, ready) }, (error) => { finish(error); return reply })
+      return payload.then((ready) => { finish(null, ready); return flushStreamed(reply, ready) }, (error) => { finish(error) })
     }
     finish(null, payload)
     return flushStreamed(reply, payload)
