@@ -32,13 +32,22 @@ export function captureLogs (level = 'info'): LogCapture {
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Starts an example the way the README does (`npx tsx <file>`) and returns its base URL. */
+// The examples read their settings from the environment; a test decides them,
+// not the shell (CI exports REDIS_URL, which would move the in-memory examples onto Redis).
+const EXAMPLE_SETTINGS = ['REDIS_URL', 'LAYER_PREFIX', 'DEBUG', 'DATABASE_URL', 'DB_PATH', 'PG_TABLE', 'KEEP_ALIVE_MS', 'UPSTREAM_URL', 'UPSTREAM_TIMEOUT_MS', 'PORT', 'HOST']
+function inheritedEnv (): NodeJS.ProcessEnv {
+  const env = { ...process.env }
+  for (const key of EXAMPLE_SETTINGS) delete env[key]
+  return env
+}
+
 export async function startExample (t: Test, file: string, env: Record<string, string> = {}): Promise<string> {
   const { spawn } = await import('node:child_process')
   const { fileURLToPath } = await import('node:url')
   const root = fileURLToPath(new URL('..', import.meta.url))
   const child = spawn(process.execPath, [fileURLToPath(new URL('../node_modules/tsx/dist/cli.mjs', import.meta.url)), file], {
     cwd: root,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
+    env: { ...inheritedEnv(), PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''
