@@ -5,6 +5,8 @@
 //   node bench/run.js http json int   only those scenarios of it
 //   node bench/run.js ws              WebSocket consumers vs raw @fastify/websocket (ws.js)
 //   node bench/run.js sync            the sync/async bridge (sync.js)
+//   node bench/run.js redis           cross-process fan-out vs socket.io + redis-adapter (redis.js)
+//   node bench/run.js instructions    the HTTP scenarios in instructions/request under callgrind (not in the default run)
 //
 // Env: BENCH_ROUNDS (5 rounds per side), BENCH_SECONDS (3 s measured),
 // BENCH_WARMUP (1 s before each measured window), BENCH_CONNECTIONS (50),
@@ -15,7 +17,7 @@
 // A suite is a module exporting `scenarios` (see http.js and harness.js
 // runScenario for the shape). Add one by adding a line to SUITES; its table
 // goes to bench/results/<suite>.md. A suite may also export `setup` (a line
-// saying how it loads the servers), `rounds` (its default when BENCH_ROUNDS is
+// saying how it loads the servers; `fullSetup` replaces the whole line), `rounds` (its default when BENCH_ROUNDS is
 // unset), `needsWrk = false`, and `report(results)`
 // -> { markdown, warning, details: [lines for the file] } for its own table;
 // a scenario with a `run(scenario, { log })` is run by it instead of
@@ -27,13 +29,16 @@ const SUITES = {
   http: () => import('./http.js'),
   ws: () => import('./ws.js'),
   sync: () => import('./sync.js'),
-  redis: () => import('./redis.js')
+  redis: () => import('./redis.js'),
+  // Not in the default run: valgrind takes minutes (`node bench/run.js instructions`).
+  instructions: () => import('./instructions.js')
 }
+const DEFAULT_SUITES = ['http', 'ws', 'sync', 'redis']
 
 const args = process.argv.slice(2)
 const suiteNames = args.filter((a) => a in SUITES)
 const filters = args.filter((a) => !(a in SUITES))
-const selected = suiteNames.length > 0 ? suiteNames : Object.keys(SUITES)
+const selected = suiteNames.length > 0 ? suiteNames : DEFAULT_SUITES
 
 const suites = []
 for (const name of selected) {
@@ -64,7 +69,7 @@ const wrkSetup = `wrk -t1 -c${config.connections}, ${config.pin ? 'server on cor
 // A suite may ask for fewer rounds by default (`export const rounds`); BENCH_ROUNDS wins.
 const defaultRounds = config.rounds
 const roundsOf = (suite) => process.env.BENCH_ROUNDS ? defaultRounds : suite.module.rounds ?? defaultRounds
-const setupOf = (suite) => `${roundsOf(suite)} rounds per side, ${config.warmup} s warm-up + ${config.seconds} s measured, ` +
+const setupOf = (suite) => suite.module.fullSetup ?? `${roundsOf(suite)} rounds per side, ${config.warmup} s warm-up + ${config.seconds} s measured, ` +
   `${suite.module.setup ?? wrkSetup}, node ${process.version}`
 
 /** The HTTP suite's table, warning and per-round lines (a suite may bring its own `report`). */
@@ -84,7 +89,9 @@ function wrkReport (results) {
   return {
     markdown,
     warning,
-    legend: 'Medians over rounds; ratio = plugin / bare req/s; ' +
+    legend: 'Medians over rounds; ratio of medians = median plugin req/s / median bare req/s; ' +
+      'paired ratio = median over rounds of (plugin req/s / bare req/s of the same round; rounds run bare-plugin, then plugin-bare), ' +
+      'the figure judged against the target, as it cancels the VM\'s drift between rounds; ' +
       'req per CPU-s ratio = plugin / bare requests per second of server CPU (utime+stime) in the measured window.',
     details: ['## Rounds (req/s / p99 / server CPU s / share of the server core used by others)', '', ...rounds]
   }
