@@ -2,8 +2,19 @@
 // and key TTLs in Redis (never by timers in Node).
 //
 // Message members: `<order>|<targets>|<message JSON>`: <order> is a zero-padded
-// sequence plus the sender's id (members are unique, equal millisecond scores
-// still pop in send order); <targets> the comma-joined channels it is for.
+// sequence plus the sender's id (members are unique); <targets> the
+// comma-joined channels it is for. A message's score is its sender's clock,
+// moved just past the key's newest score when that is not earlier: messages
+// pop in the order Redis took them, whichever process sent them, even within
+// one millisecond or with clocks apart.
+const SCORE = `
+local function scoreFor (key, now)
+  local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if newest[2] and tonumber(newest[2]) >= now then now = tonumber(newest[2]) + 0.001 end
+  -- As a string: Lua would print the number with 14 digits, losing the fraction.
+  return string.format('%.17g', now)
+end
+`
 //
 // A group is two keys: a sorted set `gr:<group>` of channels scored by when
 // they joined (expiry), and a hash `gk:<group>` from each channel key (a
@@ -11,11 +22,11 @@
 // reads the hash: its cost follows the number of processes, not of members.
 
 /** send: KEYS[1] channel key. ARGV: now, expiry ms, capacity, member, ttl s. Returns 1, or 0 when full. */
-export const SEND = `
+export const SEND = SCORE + `
 local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('ZADD', KEYS[1], scoreFor(KEYS[1], now), ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 `
@@ -83,7 +94,7 @@ end
  * capacity, channel key prefix, order prefix, message JSON, ttl s.
  * Returns the member lists (comma-joined) that were skipped as full.
  */
-export const GROUP_SEND = TARGETS + `
+export const GROUP_SEND = TARGETS + SCORE + `
 local now = tonumber(ARGV[1])
 local fields = targets(now, tonumber(ARGV[2]))
 local full = {}
@@ -93,7 +104,7 @@ for i = 1, #fields, 2 do
   local key = ARGV[5] .. fields[i]
   redis.call('ZREMRANGEBYSCORE', key, '-inf', expiry)
   if redis.call('ZCARD', key) < capacity then
-    redis.call('ZADD', key, now, ARGV[6] .. string.format('%04d', i) .. '|' .. fields[i + 1] .. '|' .. ARGV[7])
+    redis.call('ZADD', key, scoreFor(key, now), ARGV[6] .. string.format('%04d', i) .. '|' .. fields[i + 1] .. '|' .. ARGV[7])
     redis.call('EXPIRE', key, ARGV[8])
   else
     table.insert(full, fields[i + 1])
@@ -112,7 +123,7 @@ return targets(tonumber(ARGV[1]), tonumber(ARGV[2]))
  * keys. ARGV: now, expiry ms, capacity, order prefix, message JSON, ttl s, then
  * the members (comma-joined) per key. Returns the indexes (1-based) of full keys.
  */
-export const DELIVER = `
+export const DELIVER = SCORE + `
 local now = tonumber(ARGV[1])
 local expiry = now - tonumber(ARGV[2])
 local capacity = tonumber(ARGV[3])
@@ -120,7 +131,7 @@ local full = {}
 for i, key in ipairs(KEYS) do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', expiry)
   if redis.call('ZCARD', key) < capacity then
-    redis.call('ZADD', key, now, ARGV[4] .. string.format('%04d', i) .. '|' .. ARGV[6 + i] .. '|' .. ARGV[5])
+    redis.call('ZADD', key, scoreFor(key, now), ARGV[4] .. string.format('%04d', i) .. '|' .. ARGV[6 + i] .. '|' .. ARGV[5])
     redis.call('EXPIRE', key, ARGV[6])
   else
     table.insert(full, i)
