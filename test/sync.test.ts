@@ -45,6 +45,18 @@ t.test('values cross as they are: Buffers stay Buffers, async exports are awaite
   t.equal(await call('asyncExport')(2), 6)
 })
 
+t.test('primitives cross exactly, on the path that skips the serialiser and on the one that does not', async (t) => {
+  const values = [-0, NaN, 2n ** 70n, '', 'x'.repeat(100_000), 'é\u0000', undefined, null, true, Infinity]
+  for (const threadSensitive of [true, false]) {
+    const nth = call('nth', threadSensitive)
+    for (let i = 0; i < values.length; i++) t.ok(Object.is(await nth(i, ...values), values[i]), `${String(values[i]).slice(0, 10)} (threadSensitive: ${threadSensitive})`)
+    t.same(await call('kinds', threadSensitive)(...values), ['-0', 'number', 'bigint', 'string', 'string', 'string', 'undefined', 'object', 'boolean', 'number'], 'the worker sees them as they are')
+    // One object among primitives: the whole list takes the serialiser.
+    t.same(await call('echo', threadSensitive)(1, { two: 2 }, -0), [1, { two: 2 }, -0])
+  }
+  await t.rejects(call('symbolResult')(), { name: 'TypeError', message: /result of symbolResult\(\) cannot be sent back/ })
+})
+
 t.test('errors cross with name, message, cause, own properties and the worker stack', async (t) => {
   const error = await call('fail')().catch((e: unknown) => e) as Error & { code: string, extra: unknown, cause: Error }
   t.type(error, Error)

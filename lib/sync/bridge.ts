@@ -5,8 +5,8 @@ import { Piscina } from 'piscina'
 import type { MessagePort } from 'node:worker_threads'
 import { Lane } from './lane.js'
 import { loadExport } from './modules.js'
-import { REVERSE_HREF, type Outcome, type Registration, type Task, type ToMain, type ToWorker } from './protocol.js'
-import { pack, packError, unpack, unpackError } from './serialize.js'
+import { REVERSE_HREF, type Outcome, type Registration, type Task, type TaskResult, type ToMain, type ToWorker } from './protocol.js'
+import { pack, packArgs, packError, unpack, unpackError, type PackedArgs } from './serialize.js'
 
 export interface SyncOptions {
   /** Threads of the pool for `threadSensitive: false` calls and sync views. Default: the number of CPUs. */
@@ -60,9 +60,9 @@ class Bridge {
   }
 
   call (threadSensitive: boolean, href: string, name: string, args: unknown[], signal: AbortSignal | undefined, view = false): Promise<unknown> {
-    let a: Uint8Array
+    let a: PackedArgs
     try {
-      a = pack(args)
+      a = packArgs(args)
     } catch (error) {
       return Promise.reject(notCloneable(name, args, error))
     }
@@ -75,14 +75,14 @@ class Bridge {
   }
 
   async #run (pool: Piscina, task: Task): Promise<unknown> {
-    const bytes: Uint8Array = await pool.run(task, transfer(task.a))
-    const outcome = unpack<Outcome>(bytes)
+    const result: TaskResult = await pool.run(task, transfer(task.a))
+    const outcome = result instanceof Uint8Array ? unpack<Outcome>(result) : result
     if (outcome.ok) return outcome.v
     throw unpackError(outcome.e)
   }
 
   // Runs a thread-sensitive call on the worker that is blocked waiting for us.
-  #nested (channel: Channel, href: string, name: string, a: Uint8Array): Promise<unknown> {
+  #nested (channel: Channel, href: string, name: string, a: PackedArgs): Promise<unknown> {
     const id = ++nestedIds
     return new Promise((resolve, reject) => {
       channel.nested.set(id, { resolve, reject })
@@ -193,7 +193,8 @@ class Bridge {
   }
 }
 
-function transfer (bytes: Uint8Array): { transferList: ArrayBuffer[] } | undefined {
+function transfer (bytes: PackedArgs): { transferList: ArrayBuffer[] } | undefined {
+  if (Array.isArray(bytes)) return undefined
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.byteLength > 4096) {
     return { transferList: [bytes.buffer as ArrayBuffer] }
   }

@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads'
-import type { PackedError } from './serialize.js'
+import type { PackedArgs, PackedError } from './serialize.js'
 
 /** What a bridge worker registers with the main thread when it starts. */
 export interface Registration {
@@ -11,11 +11,11 @@ export interface Registration {
   signal: Int32Array
 }
 
-/** A piscina task. `a` is the v8-serialised argument list. */
+/** A piscina task. `a` is the argument list (see packArgs). */
 export interface Task {
   u: string
   n: string
-  a: Uint8Array
+  a: PackedArgs
   /** syncView: the first argument is a request snapshot to rebuild. */
   view?: boolean
 }
@@ -31,10 +31,13 @@ export type ToMain =
 export type ToWorker =
   | { t: 'result', id: number, ok: true, v: Uint8Array }
   | { t: 'result', id: number, ok: false, e: PackedError }
-  | { t: 'task', id: number, u: string, n: string, a: Uint8Array }
+  | { t: 'task', id: number, u: string, n: string, a: PackedArgs }
 
 /** A task's outcome, v8-serialised as a whole (so it can be transferred). */
 export type Outcome = { ok: true, v: unknown } | { ok: false, e: PackedError }
+
+/** What a task returns: the serialised Outcome, or a primitive result as it is (cheaper to post). */
+export type TaskResult = Uint8Array | { ok: true, v: string | number | boolean | bigint | null | undefined }
 
 /** A request as it crosses to a sync view's worker. */
 export interface RequestSnapshot {

@@ -17,6 +17,24 @@ export function unpack<T = unknown> (bytes: Uint8Array): T {
   return deserialize(bytes) as T
 }
 
+/** Arguments as they cross: as they are when all primitives (postMessage clones those for less), else v8 bytes. */
+export type PackedArgs = Uint8Array | Primitive[]
+type Primitive = string | number | boolean | bigint | null | undefined
+
+export function packArgs (args: unknown[]): PackedArgs {
+  for (let i = 0; i < args.length; i++) if (!isPrimitive(args[i])) return pack(args)
+  return args.slice() as Primitive[]
+}
+
+export function unpackArgs (a: PackedArgs): unknown[] {
+  return Array.isArray(a) ? a : unpack<unknown[]>(a)
+}
+
+/** A value postMessage copies exactly as v8.serialize would (symbols are not: they fail in pack). */
+export function isPrimitive (value: unknown): value is Primitive {
+  return value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol')
+}
+
 /** An error as it crosses threads. */
 export interface PackedError {
   name: string

@@ -1,7 +1,7 @@
 import { MessageChannel, isMainThread, parentPort, receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads'
 import { loadExportSync } from './modules.js'
 import type { Registration, ToMain, ToWorker } from './protocol.js'
-import { pack, packError, unpack, unpackError } from './serialize.js'
+import { pack, packError, unpack, unpackArgs, unpackError } from './serialize.js'
 
 // The worker side of the bridge: a port to the main thread and a shared flag
 // to sleep on, so asyncToSync can block with Atomics.wait and still run the
@@ -68,7 +68,7 @@ function runNested (task: Extract<ToWorker, { t: 'task' }>): void {
   let reply: ToMain
   try {
     const fn = loadExportSync(task.u, task.n)
-    const value = fn(...unpack<unknown[]>(task.a))
+    const value = fn(...unpackArgs(task.a))
     if (value !== null && typeof (value as { then?: unknown }).then === 'function') {
       throw new TypeError(`${task.n}() returned a promise; a thread-sensitive call made from asyncToSync code must be synchronous`)
     }
