@@ -49,7 +49,7 @@ t.test('primitives cross exactly, on the path that skips the serialiser and on t
   const values = [-0, NaN, 2n ** 70n, '', 'x'.repeat(100_000), 'é\u0000', undefined, null, true, Infinity]
   for (const threadSensitive of [true, false]) {
     const nth = call('nth', threadSensitive)
-    for (let i = 0; i < values.length; i++) t.ok(Object.is(await nth(i, ...values), values[i]), `${String(values[i]).slice(0, 10)} (threadSensitive: ${threadSensitive})`)
+    for (let i = 0; i < values.length; i++) t.ok(Object.is(await nth(i, ...values), values[i]), `value ${i} (threadSensitive: ${threadSensitive})`)
     t.same(await call('kinds', threadSensitive)(...values), ['-0', 'number', 'bigint', 'string', 'string', 'string', 'undefined', 'object', 'boolean', 'number'], 'the worker sees them as they are')
     // One object among primitives: the whole list takes the serialiser.
     t.same(await call('echo', threadSensitive)(1, { two: 2 }, -0), [1, { two: 2 }, -0])
