@@ -9,7 +9,8 @@ import { createInterface } from 'node:readline'
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
 
-function envInteger (name, fallback, min = 1) {
+/** A whole-number setting from the environment (`fallback` when unset). */
+export function envInteger (name, fallback, min = 1) {
   const raw = process.env[name]
   if (raw === undefined || raw === '') return fallback
   const value = Number(raw)

@@ -15,11 +15,12 @@ import http from 'node:http'
 import { readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { envInteger } from './harness.js'
 import { scenarios as httpScenarios } from './http.js'
 
 const here = new URL('.', import.meta.url)
-const WARMUP = Number(process.env.BENCH_INSTR_WARMUP ?? 2000)
-const REQUESTS = Number(process.env.BENCH_INSTR_REQUESTS ?? 3000)
+const WARMUP = envInteger('BENCH_INSTR_WARMUP', 2000)
+const REQUESTS = envInteger('BENCH_INSTR_REQUESTS', 3000)
 const CONCURRENCY = 10
 
 export const needsWrk = false

@@ -30,17 +30,9 @@ import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { readFileSync } from 'node:fs'
 import { Redis } from 'ioredis'
-import { config, cpuSeconds, median, startServer } from './harness.js'
+import { config, cpuSeconds, envInteger, median, startServer } from './harness.js'
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
-
-function envInteger (name, fallback, min = 1) {
-  const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
-  const value = Number(raw)
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number >= ${min} (got ${JSON.stringify(raw)})`)
-  return value
-}
 
 const settings = {
   broadcasts: envInteger('BENCH_BROADCASTS', 300),

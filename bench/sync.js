@@ -15,15 +15,7 @@
 // it (and its workers) use both cores. Load generators run on core 1.
 // Env: BENCH_SYNC_THREADS (2 pool threads), BENCH_SYNC_INFLIGHT (64),
 // BENCH_SYNC_RATE (500 /json requests per s), BENCH_SYNC_CORES ('0').
-import { config, cpuWindow, measuredClient, median, startClient } from './harness.js'
-
-function envInteger (name, fallback) {
-  const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
-  const value = Number(raw)
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number >= 1 (got ${JSON.stringify(raw)})`)
-  return value
-}
+import { config, cpuWindow, envInteger, measuredClient, median, startClient } from './harness.js'
 
 const IN_FLIGHT = envInteger('BENCH_SYNC_INFLIGHT', 64)
 // Pool threads of the bridge (and of the raw Piscina beside it); read by the child processes too.

@@ -11,15 +11,7 @@
 // Env: BENCH_WS_FANOUT (1000), BENCH_WS_WINDOW (2; keep it under the layer's capacity,
 // 100, or groupSend drops messages for full channels), BENCH_WS_IDLE (2000);
 // echo uses BENCH_CONNECTIONS (50). 3 rounds unless BENCH_ROUNDS says otherwise.
-import { config, measuredClient, median, startClient, startServer } from './harness.js'
-
-function envInteger (name, fallback) {
-  const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
-  const value = Number(raw)
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number >= 1 (got ${JSON.stringify(raw)})`)
-  return value
-}
+import { config, envInteger, measuredClient, median, startClient, startServer } from './harness.js'
 
 const FANOUT = envInteger('BENCH_WS_FANOUT', 1000)
 const WINDOW = envInteger('BENCH_WS_WINDOW', 2)

@@ -1,11 +1,10 @@
 import t, { type Test } from 'tap'
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2'
 import https from 'node:https'
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { startExample } from './helpers.ts'
 
 const EXAMPLE = 'examples/http2/server.ts'
@@ -84,36 +83,6 @@ t.test('h2c (cleartext HTTP/2): a JSON view and server-sent events', async (t) =
   t.same(all.map((r) => r.headers[':status']), [200, 200, 200], 'three concurrent streams on one session')
 })
 
-/** Starts the example with TLS; its log says https://, which startExample does not wait for. */
-async function startTls (t: Test, env: Record<string, string>): Promise<string> {
-  const root = fileURLToPath(new URL('..', import.meta.url))
-  const child = spawn(process.execPath, [fileURLToPath(new URL('../node_modules/tsx/dist/cli.mjs', import.meta.url)), EXAMPLE], {
-    cwd: root,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  t.teardown(async () => {
-    if (child.exitCode === null) child.kill('SIGTERM')
-    await exited
-  })
-  let output = ''
-  return await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${EXAMPLE} did not start:\n${output}`)), 20000)
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString()
-      const m = /listening at (https:\/\/127\.0\.0\.1:\d+)/.exec(output)
-      if (m !== null) {
-        clearTimeout(timer)
-        resolve(m[1])
-      }
-    }
-    child.stdout.on('data', onData)
-    child.stderr.on('data', onData)
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${EXAMPLE} exited with ${code}:\n${output}`)) })
-  })
-}
-
 function hasOpenssl (): boolean {
   try {
     execFileSync('openssl', ['version'], { stdio: 'ignore' })
@@ -130,7 +99,7 @@ t.test('TLS: HTTP/2 over https with a self-signed certificate, HTTP/1.1 still ac
   const cert = join(dir, 'cert.pem')
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' })
 
-  const base = await startTls(t, { TLS_KEY: key, TLS_CERT: cert })
+  const base = await startExample(t, EXAMPLE, { TLS_KEY: key, TLS_CERT: cert })
   t.match(base, /^https:\/\//, 'the log says https://')
   const { port } = new URL(base)
   const client = await connect(t, base, { rejectUnauthorized: false })

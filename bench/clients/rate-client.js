@@ -13,11 +13,10 @@
 // {"event":"result", requests, seconds, rps, p50Ms, p99Ms, maxMs, non2xx, errors, busyDone}.
 import { Agent, request } from 'node:http'
 import { createHistogram } from 'node:perf_hooks'
+import { measuredWindow, say, sleep } from './window.js'
 
 const [url, rateArg, warmupArg, secondsArg, busyUrl, inFlightArg = '0'] = process.argv.slice(2)
 const rate = Number(rateArg)
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-const say = (message) => process.stdout.write(JSON.stringify(message) + '\n')
 const agent = new Agent({ keepAlive: true, maxSockets: Infinity })
 
 /** GET a URL; resolves to its status (0 on a socket error). */
@@ -79,14 +78,7 @@ const tick = () => {
 }
 const timer = setInterval(tick, Math.max(1, Math.floor(interval / 2)))
 
-await sleep(Number(warmupArg) * 1000)
-measuring = true
-say({ event: 'measuring' })
-const windowStart = performance.now()
-await sleep(Number(secondsArg) * 1000)
-measuring = false
-const seconds = (performance.now() - windowStart) / 1000
-say({ event: 'window' })
+const seconds = await measuredWindow(warmupArg, secondsArg, (on) => { measuring = on })
 clearInterval(timer)
 state.running = false
 // The requests sent in the window finish (a blocked loop answers late).

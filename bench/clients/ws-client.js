@@ -22,10 +22,9 @@
 import { createHistogram } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import WebSocket from 'ws'
+import { measuredWindow, say, sleep } from './window.js'
 
 const [mode, url, ...rest] = process.argv.slice(2)
-const say = (message) => process.stdout.write(JSON.stringify(message) + '\n')
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Opens `count` sockets, `parallel` handshakes at a time; `setup(ws, i)` runs before each opens. */
 async function openAll (count, setup = () => {}, parallel = 64) {
@@ -88,14 +87,7 @@ async function echo ([connections, warmup, seconds]) {
     })
     next()
   }
-  await sleep(Number(warmup) * 1000)
-  measuring = true
-  say({ event: 'measuring' })
-  const started = performance.now()
-  await sleep(Number(seconds) * 1000)
-  measuring = false
-  const elapsed = (performance.now() - started) / 1000
-  say({ event: 'window' })
+  const elapsed = await measuredWindow(warmup, seconds, (on) => { measuring = on })
   running = false
   closing = true
   say({ event: 'result', requests: roundTrips, seconds: elapsed, rps: roundTrips / elapsed, ...summary(histogram), errors: mismatches + unexpectedCloses })
@@ -151,14 +143,7 @@ async function fanout ([connections, window, warmup, seconds]) {
   }
   sending = true
   onComplete()
-  await sleep(Number(warmup) * 1000)
-  measuring = true
-  say({ event: 'measuring' })
-  const started = performance.now()
-  await sleep(Number(seconds) * 1000)
-  measuring = false
-  const elapsed = (performance.now() - started) / 1000
-  say({ event: 'window' })
+  const elapsed = await measuredWindow(warmup, seconds, (on) => { measuring = on })
   // Let what is in flight arrive; whatever does not within 5 s is lost.
   sending = false
   for (let waited = 0; pending.size > 0 && waited < 5000; waited += 10) await sleep(10)

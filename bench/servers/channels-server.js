@@ -12,7 +12,7 @@
 // Port 0 (the default) takes a free port, announced as `{"ready":true,"port":N}`.
 import Fastify from 'fastify'
 import asyncViews, { AsyncJsonWebsocketConsumer, path } from 'fastify-async-views'
-import { profileIfAsked } from './profile.js'
+import { serve } from './serve.js'
 
 const [backend, ...rest] = process.argv.slice(2)
 let channelLayer
@@ -54,13 +54,4 @@ await app.register(asyncViews, {
   channelLayer
 })
 
-const stopProfile = await profileIfAsked(`channels-${backend}`)
-// run.js stops us with SIGTERM; installed before listening so an early stop is clean too.
-for (const signal of ['SIGTERM', 'SIGINT']) {
-  process.once(signal, () => {
-    stopProfile().then(() => app.close()).then(() => process.exit(0), () => process.exit(1))
-  })
-}
-
-await app.listen({ host: '127.0.0.1', port: Number(portArg ?? 0) })
-console.log(JSON.stringify({ ready: true, port: app.server.address().port }))
+await serve(app, portArg ?? 0, `channels-${backend}`)

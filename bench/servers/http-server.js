@@ -9,6 +9,7 @@
 // as a single JSON line `{"ready":true,"port":N}`, which run.js waits for.
 import Fastify from 'fastify'
 import asyncViews, { path, JsonResponse } from 'fastify-async-views'
+import { serve } from './serve.js'
 
 const [variant, portArg = '0'] = process.argv.slice(2)
 
@@ -35,13 +36,4 @@ if (variant === 'bare') {
 // Registered after the plugin so that, in plugin-mw, the middleware wraps it too.
 app.get('/plain', async () => ({ hello: 'world' }))
 
-// run.js stops us with SIGTERM (background processes in non-interactive shells
-// ignore SIGINT). Installed before listening so an early stop is clean too.
-for (const signal of ['SIGTERM', 'SIGINT']) {
-  process.once(signal, () => {
-    app.close().then(() => process.exit(0), () => process.exit(1))
-  })
-}
-
-await app.listen({ host: '127.0.0.1', port: Number(portArg) })
-console.log(JSON.stringify({ ready: true, port: app.server.address().port }))
+await serve(app, portArg, `http-${variant}`)

@@ -9,6 +9,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import Fastify from 'fastify'
 import asyncViews, { path, syncView, JsonResponse } from 'fastify-async-views'
 import { cpuView } from './sync-work.js'
+import { serve } from './serve.js'
 
 const [variant, portArg = '0'] = process.argv.slice(2)
 const work = new URL('./sync-work.js', import.meta.url)
@@ -42,12 +43,4 @@ app.get('/loop-delay', async (request) => {
   return result
 })
 
-for (const signal of ['SIGTERM', 'SIGINT']) {
-  process.once(signal, () => {
-    setTimeout(() => process.exit(0), 3000).unref()
-    app.close().then(() => process.exit(0), () => process.exit(1))
-  })
-}
-
-await app.listen({ host: '127.0.0.1', port: Number(portArg) })
-console.log(JSON.stringify({ ready: true, port: app.server.address().port }))
+await serve(app, portArg, 'sync')

@@ -15,6 +15,7 @@
 import Fastify from 'fastify'
 import fastifyWebsocket from '@fastify/websocket'
 import asyncViews, { path, AsyncWebsocketConsumer, AsyncJsonWebsocketConsumer } from 'fastify-async-views'
+import { serve } from './serve.js'
 
 const [variant, portArg = '0'] = process.argv.slice(2)
 const app = Fastify({ logger: false })
@@ -110,13 +111,4 @@ app.get('/memory', async () => {
   return { connections, ...process.memoryUsage() }
 })
 
-for (const signal of ['SIGTERM', 'SIGINT']) {
-  process.once(signal, () => {
-    // Thousands of sockets may still be open: do not wait for each close handshake.
-    setTimeout(() => process.exit(0), 3000).unref()
-    app.close().then(() => process.exit(0), () => process.exit(1))
-  })
-}
-
-await app.listen({ host: '127.0.0.1', port: Number(portArg) })
-console.log(JSON.stringify({ ready: true, port: app.server.address().port }))
+await serve(app, portArg, 'ws')
