@@ -23,7 +23,8 @@ type Primitive = string | number | boolean | bigint | null | undefined
 
 export function packArgs (args: unknown[]): PackedArgs {
   for (let i = 0; i < args.length; i++) if (!isPrimitive(args[i])) return pack(args)
-  return args.slice() as Primitive[]
+  // The caller's own rest array: posted (and so copied) as it is.
+  return args as Primitive[]
 }
 
 export function unpackArgs (a: PackedArgs): unknown[] {
