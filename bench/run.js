@@ -12,7 +12,8 @@
 // BENCH_WARMUP (1 s before each measured window), BENCH_CONNECTIONS (50),
 // BENCH_PIN=0 (no taskset pinning), BENCH_RETRIES (2: a window during which
 // other processes took > 10% of the server's core is measured again).
-// ws.js and sync.js list their own knobs (BENCH_WS_*, BENCH_SYNC_*).
+// BENCH_CPU_PROF=<dir> (every server writes a .cpuprofile there; servers/profile.js).
+// ws.js, sync.js, redis.js and instructions.js list their own knobs.
 //
 // A suite is a module exporting `scenarios` (see http.js and harness.js
 // runScenario for the shape). Add one by adding a line to SUITES; its table
