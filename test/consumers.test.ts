@@ -206,6 +206,62 @@ t.test('JSON consumers: invalid JSON -> 1007, binary -> 1003, encode/decode over
   t.equal(await upper.receiveFrom(), '{"KEY":"VALUE"}')
 })
 
+// sendJson remembers the last flat object it encoded (a fan-out encodes equal
+// ones in a row): whatever the sequence, the bytes must be JSON.stringify's.
+t.test('encodeJson gives JSON.stringify\'s bytes, also for objects equal or close to the last one', async (t) => {
+  const consumer = new AsyncJsonWebsocketConsumer()
+  const check = (content: unknown, what: string): void => {
+    const expected = JSON.stringify(content)
+    t.equal(consumer.encodeJson(content), expected, what)
+  }
+  const shared = { a: 1, b: 'two' }
+  check(shared, 'first')
+  check(shared, 'the same object again')
+  shared.a = 2
+  check(shared, 'the same object, changed in place')
+  check({ b: 'two', a: 2 }, 'equal fields in another order')
+  check({ b: 'two', a: 2, c: 3 }, 'one key more')
+  check({ b: 'two', a: 2 }, 'one key fewer')
+  check({ b: ['t', 'w', 'o'].join(''), a: 2 }, 'an equal string built apart')
+  const inner = { x: 1 }
+  check({ inner }, 'a nested object')
+  inner.x = 2
+  check({ inner }, 'the nested object changed')
+  check({ u: undefined, n: null, nan: NaN, z: -0, s: Symbol('s') }, 'values JSON drops or rewrites')
+  check({ u: undefined, n: null, nan: NaN, z: 0, s: Symbol('s') }, 'and again (NaN is never equal to itself)')
+  check({ toJSON: () => ({ replaced: true }) }, 'an own toJSON')
+  check({ a: 2, b: 'two' }, 'a flat object to remember')
+  // eslint-disable-next-line no-extend-native -- the case under test, undone below
+  Object.defineProperty(Object.prototype, 'toJSON', { value: function () { return 'from the prototype' }, configurable: true })
+  try {
+    check({ a: 2, b: 'two' }, 'an inherited toJSON appearing between two equal objects')
+  } finally {
+    delete (Object.prototype as { toJSON?: unknown }).toJSON
+  }
+  check({ a: 2, b: 'two' }, 'the inherited toJSON gone again')
+  const bare = Object.assign(Object.create(null) as Record<string, unknown>, { a: 2, b: 'two' })
+  check(bare, 'an object without a prototype')
+  check([2, 'two'], 'an array')
+  check('text', 'a string')
+  check(null, 'null')
+  // A random walk over a few objects, changed between encodings.
+  const pool = [{ id: 1, body: 'x' }, { id: 1, body: 'x' }, { body: 'x', id: 1 }, { id: 1, body: 'x', t: 0.5 }]
+  let seed = 7
+  const random = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n }
+  let mismatches = 0
+  for (let i = 0; i < 2000; i++) {
+    const object = pool[random(pool.length)] as Record<string, unknown>
+    const change = random(6)
+    if (change === 0) object.id = random(3)
+    else if (change === 1) object.body = ['x', 'y', 'x'][random(3)]
+    else if (change === 2) delete object.t
+    else if (change === 3) object.t = random(2) / 2
+    const expected = JSON.stringify(object)
+    if (consumer.encodeJson(object) !== expected) mismatches++
+  }
+  t.equal(mismatches, 0, 'a random walk of 2000 encodings')
+})
+
 t.test('a handler error closes with 1011, is logged, and the server is fine', async (t) => {
   const disconnects: number[] = []
   class Fragile extends AsyncWebsocketConsumer {

@@ -259,32 +259,66 @@ export class Connection implements LocalReceiver, ConnectionControl {
   }
 
   #push (item: Item): void {
-    this.#queue.push(item)
-    // #drain never rejects: every item's error is handled inside.
-    if (!this.#draining) this.#drain().catch(() => {})
+    if (this.#draining) this.#queue.push(item)
+    else this.#run(item)
   }
 
-  async #drain (): Promise<void> {
+  // Items one at a time, in order. Not async: an item handled synchronously
+  // costs no promise, and one whose handler returns a promise costs one then()
+  // (a delivery to a busy fan-out is on this path once per consumer).
+  #run (first: Item): void {
     this.#draining = true
-    while (this.#head < this.#queue.length) {
-      const item = this.#queue[this.#head] as Item
-      this.#queue[this.#head++] = undefined
+    let item: Item | undefined = first
+    while (item !== undefined) {
       if (item instanceof Control && item.kind === 'disconnect') {
         this.#queue.length = 0
         this.#head = 0
-        await this.#teardown(item.code)
-        break
+        const done = (): void => { this.#afterTeardown() }
+        this.#teardown(item.code).then(done, done)
+        return
       }
+      let pending: Promise<void> | undefined
       try {
-        await this.#handle(item)
+        pending = this.#handle(item)
       } catch (error) {
         this.#failed(error, item)
       }
+      if (pending !== undefined) {
+        const current = item
+        Promise.resolve(pending).then(() => { this.#resume() }, (error: unknown) => {
+          this.#failed(error, current)
+          this.#resume()
+        })
+        return
+      }
+      item = this.#next()
     }
-    if (this.#head === this.#queue.length) {
+    this.#draining = false
+  }
+
+  #resume (): void {
+    const item = this.#next()
+    if (item === undefined) this.#draining = false
+    else this.#run(item)
+  }
+
+  #next (): Item | undefined {
+    if (this.#head < this.#queue.length) {
+      const item = this.#queue[this.#head] as Item
+      this.#queue[this.#head++] = undefined
+      return item
+    }
+    if (this.#head > 0) {
       this.#queue.length = 0
       this.#head = 0
     }
+    return undefined
+  }
+
+  // Whatever was queued while disconnect ran is not handled (the consumer is gone).
+  #afterTeardown (): void {
+    this.#queue.length = 0
+    this.#head = 0
     this.#draining = false
   }
 

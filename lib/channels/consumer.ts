@@ -1,6 +1,7 @@
 import type { HttpRequest } from '../http/request.js'
 import { HttpResponse } from '../http/response.js'
 import type { ViewFunction } from '../views/types.js'
+import { encodeJson } from './json.js'
 import type { ChannelLayer, LayerMessage } from './layer.js'
 import type { Scope } from './scope.js'
 import type { ChannelScope } from './worker.js'
@@ -163,7 +164,7 @@ export class AsyncJsonWebsocketConsumer<K = Record<string, unknown>> extends Asy
   }
 
   encodeJson (content: unknown): string {
-    return JSON.stringify(content)
+    return encodeJson(content)
   }
 }
 

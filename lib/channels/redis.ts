@@ -176,6 +176,8 @@ export class RedisChannelLayer implements ChannelLayer {
   readonly #readers = new Map<string, { stop: () => void }>()
   readonly #memberships = new Map<string, Set<string>>()
   readonly #pendingReceives = new Set<{ reject: (error: unknown) => void }>()
+  /** Member lists already resolved to this process's receivers; emptied whenever a receiver comes or goes. */
+  readonly #resolved: Array<{ list: string, names: string[], receivers: LocalReceiver[] }> = []
 
   constructor (options: RedisLayerOptions = {}) {
     const { capacity, expiry, groupExpiry, log, url, hosts, prefix, ...ioredisOptions } = options
@@ -382,14 +384,31 @@ export class RedisChannelLayer implements ChannelLayer {
   }
 
   #dispatch (member: string, score: number): void {
-    const decoded = decodeMember(member)
-    if (decoded === undefined || score < Date.now() - this.expiry * 1000) return
-    const { targets, message } = decoded
+    const first = member.indexOf('|')
+    const second = member.indexOf('|', first + 1)
+    if (first === -1 || second === -1 || score < Date.now() - this.expiry * 1000) return
+    let message: LayerMessage
+    try {
+      message = JSON.parse(member.slice(second + 1)) as LayerMessage
+    } catch {
+      return
+    }
+    const list = member.slice(first + 1, second)
+    // A group's member list repeats message after message: its receivers are
+    // looked up once (until a channel here subscribes or leaves), not per message.
+    // Compared, not hashed: a list is thousands of characters, and equal ones usually differ in length.
+    for (const { list: known, names, receivers } of this.#resolved) {
+      if (known !== list) continue
+      for (let i = 0; i < receivers.length; i++) this.#deliverTo(names[i], receivers[i], message)
+      return
+    }
+    const targets = list.split(',')
+    const receivers: LocalReceiver[] = []
     for (const target of targets) {
       const receiver = this.#receivers.get(target)
       if (receiver !== undefined) {
-        if (receiver.backlog >= this.capacity) this.#warn({ channel: target }, `channel ${target} is full, message dropped`)
-        else receiver.deliver(message)
+        receivers.push(receiver)
+        this.#deliverTo(target, receiver, message)
         continue
       }
       const waiters = this.#waiters.get(target)
@@ -409,6 +428,17 @@ export class RedisChannelLayer implements ChannelLayer {
       if (buffer.length >= this.capacity) this.#warn({ channel: target }, `channel ${target} is full, message dropped`)
       else buffer.push(message)
     }
+    if (receivers.length === targets.length) {
+      if (this.#resolved.length >= 8) this.#resolved.shift()
+      // Kept as a copy (names are ASCII): slices of the member would keep it, message and all, alive.
+      const copy = Buffer.from(list, 'latin1').toString('latin1')
+      this.#resolved.push({ list: copy, names: copy.split(','), receivers })
+    }
+  }
+
+  #deliverTo (channel: string, receiver: LocalReceiver, message: LayerMessage): void {
+    if (receiver.backlog >= this.capacity) this.#warn({ channel }, `channel ${channel} is full, message dropped`)
+    else receiver.deliver(message)
   }
 
   async newChannel (prefix = 'specific'): Promise<string> {
@@ -526,16 +556,21 @@ export class RedisChannelLayer implements ChannelLayer {
     for (const pending of this.#pendingReceives) pending.reject(error)
     this.#buffers.clear()
     this.#receivers.clear()
+    this.#resolved.length = 0
     for (const shard of this.#shards) shard.disconnect()
   }
 
   [kSubscribe] (channel: string, receiver: LocalReceiver): () => void {
     checkChannelName(channel)
     this.#receivers.set(channel, receiver)
+    this.#resolved.length = 0
     this.#local.add(channel)
     if (channel.includes('!')) this.#startReader(nonLocalName(channel))
     return () => {
-      if (this.#receivers.get(channel) === receiver) this.#receivers.delete(channel)
+      if (this.#receivers.get(channel) === receiver) {
+        this.#receivers.delete(channel)
+        this.#resolved.length = 0
+      }
       this.#local.delete(channel)
       this.#buffers.delete(channel)
     }
