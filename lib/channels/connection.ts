@@ -271,8 +271,6 @@ export class Connection implements LocalReceiver, ConnectionControl {
     let item: Item | undefined = first
     while (item !== undefined) {
       if (item instanceof Control && item.kind === 'disconnect') {
-        this.#queue.length = 0
-        this.#head = 0
         const done = (): void => { this.#afterTeardown() }
         this.#teardown(item.code).then(done, done)
         return
@@ -315,7 +313,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
     return undefined
   }
 
-  // Whatever was queued while disconnect ran is not handled (the consumer is gone).
+  // Whatever was queued behind the disconnect, or while it ran, is not handled (the consumer is gone).
   #afterTeardown (): void {
     this.#queue.length = 0
     this.#head = 0

@@ -384,16 +384,9 @@ export class RedisChannelLayer implements ChannelLayer {
   }
 
   #dispatch (member: string, score: number): void {
-    const first = member.indexOf('|')
-    const second = member.indexOf('|', first + 1)
-    if (first === -1 || second === -1 || score < Date.now() - this.expiry * 1000) return
-    let message: LayerMessage
-    try {
-      message = JSON.parse(member.slice(second + 1)) as LayerMessage
-    } catch {
-      return
-    }
-    const list = member.slice(first + 1, second)
+    const decoded = decodeMember(member)
+    if (decoded === undefined || score < Date.now() - this.expiry * 1000) return
+    const { list, message } = decoded
     // A group's member list repeats message after message: its receivers are
     // looked up once (until a channel here subscribes or leaves), not per message.
     // Compared, not hashed: a list is thousands of characters, and equal ones usually differ in length.
@@ -402,7 +395,9 @@ export class RedisChannelLayer implements ChannelLayer {
       for (let i = 0; i < receivers.length; i++) this.#deliverTo(names[i], receivers[i], message)
       return
     }
-    const targets = list.split(',')
+    // A copy (names are ASCII) to keep: slices of the member would keep it, message and all, alive.
+    const copy = Buffer.from(list, 'latin1').toString('latin1')
+    const targets = copy.split(',')
     const receivers: LocalReceiver[] = []
     for (const target of targets) {
       const receiver = this.#receivers.get(target)
@@ -430,9 +425,7 @@ export class RedisChannelLayer implements ChannelLayer {
     }
     if (receivers.length === targets.length) {
       if (this.#resolved.length >= 8) this.#resolved.shift()
-      // Kept as a copy (names are ASCII): slices of the member would keep it, message and all, alive.
-      const copy = Buffer.from(list, 'latin1').toString('latin1')
-      this.#resolved.push({ list: copy, names: copy.split(','), receivers })
+      this.#resolved.push({ list: copy, names: targets, receivers })
     }
   }
 
@@ -591,12 +584,13 @@ function encode (message: LayerMessage): string {
   }
 }
 
-function decodeMember (member: string): { targets: string[], message: LayerMessage } | undefined {
+// `<order>|<targets>|<message JSON>` -> the comma-joined targets and the message.
+function decodeMember (member: string): { list: string, message: LayerMessage } | undefined {
   const first = member.indexOf('|')
   const second = member.indexOf('|', first + 1)
   if (first === -1 || second === -1) return undefined
   try {
-    return { targets: member.slice(first + 1, second).split(','), message: JSON.parse(member.slice(second + 1)) as LayerMessage }
+    return { list: member.slice(first + 1, second), message: JSON.parse(member.slice(second + 1)) as LayerMessage }
   } catch {
     return undefined
   }
