@@ -3,12 +3,15 @@ import { kApply, kDeferredLocation } from '../symbols.js'
 import { ResponseHeaders, type HeaderValue } from './headers.js'
 import { serializeCookie, type CookieOptions } from './cookies.js'
 import { DisallowedRedirect } from './exceptions.js'
+import { iriToUri } from './iri.js'
 import type { ReverseOptions } from '../urls/reverse.js'
 
 /** What a response writes into: the part of FastifyReply it needs. */
 export interface ReplyLike {
   code (statusCode: number): unknown
   header (name: string, value: unknown): unknown
+  /** The request answered (a HEAD gets no body). */
+  request?: { raw: { method?: string } }
 }
 
 /** What sending needs from the app: `reverse` for redirects by URL name. */
@@ -66,6 +69,9 @@ export class HttpResponse {
   /** Applies the common options; subclasses call it after choosing defaults. */
   protected init (options: ResponseOptions): void {
     if (options.status !== undefined) this.statusCode = options.status
+    if (options.contentType !== undefined && options.headers !== undefined && new ResponseHeaders(options.headers).has('content-type')) {
+      throw new TypeError("'headers' must not contain 'Content-Type' when the 'contentType' option is provided.")
+    }
     if (options.contentType !== undefined) {
       validateHeaderValue('content-type', options.contentType)
       this.#implicitType = false
@@ -128,7 +134,7 @@ export class HttpResponse {
   /** Expires a cookie on the client (same path and domain as when it was set). */
   deleteCookie (name: string, options: Pick<CookieOptions, 'path' | 'domain' | 'sameSite'> = {}): void {
     const secure = name.startsWith('__Secure-') || name.startsWith('__Host-') || options.sameSite?.toString().toLowerCase() === 'none'
-    this.setCookie(name, '', { ...options, maxAge: 0, expires: new Date(0), secure })
+    this.setCookie(name, '', { ...options, maxAge: 0, expires: 'Thu, 01 Jan 1970 00:00:00 GMT', secure })
   }
 
   /** Serialised Set-Cookie values, in the order set. */
@@ -200,21 +206,21 @@ export function isPlainObject (value: unknown): value is Record<string, unknown>
 
 const ALLOWED_SCHEMES = new Set(['http', 'https', 'ftp'])
 
-/** Base of the redirects: `Location` set from `url`, unsafe schemes refused. */
+/** Base of the redirects: `Location` set from `url` (IRI-encoded, as Django's `iri_to_uri`), unsafe schemes refused. */
 export class HttpResponseRedirectBase extends HttpResponse {
   protected static defaultStatus = 302
 
   constructor (url: string | URL, options?: ResponseOptions) {
     super('', options)
     if (options?.status === undefined) this.statusCode = (this.constructor as typeof HttpResponseRedirectBase).defaultStatus
-    this.headers.set('location', checkRedirect(String(url)))
+    this.headers.set('location', iriToUri(checkRedirect(String(url))))
   }
 
   get url (): string { return this.headers.get('location') ?? '' }
 
   override [kApply] (reply: ReplyLike, context: SendContext): unknown {
     const deferred = (this as { [kDeferredLocation]?: DeferredLocation })[kDeferredLocation]
-    if (deferred !== undefined) this.headers.set('location', resolveDeferred(deferred, context))
+    if (deferred !== undefined) this.headers.set('location', iriToUri(resolveDeferred(deferred, context)))
     return super[kApply](reply, context)
   }
 }
@@ -261,6 +267,13 @@ export class HttpResponseNotModified extends HttpResponse {
     super('', options)
     this.statusCode = 304
     this.clearContentType()
+  }
+
+  override get content (): Buffer { return super.content }
+  /** Only empty content: a 304 has no body (Django raises the same way). */
+  override set content (value: Content) {
+    if (value.length > 0) throw new TypeError('You cannot set content to a 304 (Not Modified) response')
+    super.content = value
   }
 }
 

@@ -44,8 +44,36 @@ export class StreamingHttpResponse extends HttpResponse {
 
   override [kApply] (reply: ReplyLike, context: SendContext): unknown {
     super[kApply](reply, context)
+    if (isHead(reply)) {
+      // A HEAD response has no body: never iterate it (Node would discard it
+      // without back-pressure), close it so its `finally` runs.
+      this.discard()
+      return undefined
+    }
     return this.toStream()
   }
+
+  /** Closes the body's source without reading it (HEAD). */
+  protected discard (): void {
+    closeSource(this.#source)
+  }
+}
+
+function isHead (reply: ReplyLike): boolean {
+  return reply.request?.raw.method === 'HEAD'
+}
+
+/** Ends an iterable or stream nobody will read; its cleanup errors are nobody's business now. */
+function closeSource (source: StreamingContent | Readable): void {
+  try {
+    if (source instanceof Readable) {
+      source.destroy()
+    } else if (Symbol.asyncIterator in source) {
+      Promise.resolve(source[Symbol.asyncIterator]().return?.()).catch(() => {})
+    } else {
+      source[Symbol.iterator]().return?.()
+    }
+  } catch {}
 }
 
 function checkSource<T> (source: T): T {
@@ -99,6 +127,26 @@ const TYPES: Record<string, string> = {
   '.woff2': 'font/woff2'
 }
 
+// Compressed files get the compression's type, never the inner type plus an
+// encoding a browser would undo (Django's FileResponse, from Python's mimetypes).
+const COMPRESSED: Record<string, string> = {
+  '.gz': 'application/gzip',
+  '.tgz': 'application/gzip',
+  '.taz': 'application/gzip',
+  '.tz': 'application/gzip',
+  '.bz2': 'application/x-bzip',
+  '.tbz2': 'application/x-bzip',
+  '.xz': 'application/x-xz',
+  '.txz': 'application/x-xz',
+  '.br': 'application/x-brotli',
+  '.Z': 'application/x-compress'
+}
+
+function typeOf (filename: string): string {
+  const ext = extname(filename)
+  return COMPRESSED[ext] ?? TYPES[ext.toLowerCase()] ?? 'application/octet-stream'
+}
+
 /**
  * A file streamed from disk (a path or `file:` URL) or from a Readable.
  * Content-Type comes from the name, Content-Length from the file's size.
@@ -122,7 +170,7 @@ export class FileResponse extends StreamingHttpResponse {
     this.#filename = filename
     const givenType = options.contentType !== undefined || (options.headers !== undefined && new ResponseHeaders(options.headers).has('content-type'))
     if (!givenType) {
-      this.headers.set('content-type', (filename !== undefined && TYPES[extname(filename).toLowerCase()]) || 'application/octet-stream')
+      this.headers.set('content-type', filename === undefined ? 'application/octet-stream' : typeOf(filename))
     }
     if (filename !== undefined || options.asAttachment === true) {
       this.headers.set('content-disposition', contentDisposition(options.asAttachment === true, filename))
@@ -138,17 +186,19 @@ export class FileResponse extends StreamingHttpResponse {
     return this.#openFile(reply, context, this.#path)
   }
 
-  async #openFile (reply: ReplyLike, context: SendContext, path: string): Promise<Readable> {
+  async #openFile (reply: ReplyLike, context: SendContext, path: string): Promise<Readable | undefined> {
     const handle = await open(path, 'r')
+    let stream: Readable | undefined
     try {
       const stats = await handle.stat()
       if (!stats.isFile()) throw new Error(`FileResponse: ${path} is not a regular file`)
+      // Status and headers only: the file is never read for HEAD (it was not opened before either).
       super[kApply](reply, context)
       reply.header('content-length', stats.size)
-      return handle.createReadStream()
-    } catch (error) {
-      await handle.close()
-      throw error
+      if (!isHead(reply)) stream = handle.createReadStream()
+      return stream
+    } finally {
+      if (stream === undefined) await handle.close()
     }
   }
 }
@@ -192,11 +242,20 @@ export interface EventStreamOptions extends ResponseOptions {
  * as JSON. No `Connection` header is set, so it works over HTTP/2 as well.
  */
 export class EventStreamResponse extends StreamingHttpResponse {
+  readonly #events: AsyncIterable<ServerSentEvent | string> | Iterable<ServerSentEvent | string>
+
   constructor (events: AsyncIterable<ServerSentEvent | string> | Iterable<ServerSentEvent | string>, options: EventStreamOptions = {}) {
     super(encodeEvents(events, options.keepAlive ?? 0), { contentType: 'text/event-stream; charset=utf-8', ...options })
+    this.#events = events
     if (!this.headers.has('cache-control')) this.headers.set('cache-control', 'no-cache')
     // Tells nginx not to buffer the stream.
     if (!this.headers.has('x-accel-buffering')) this.headers.set('x-accel-buffering', 'no')
+  }
+
+  // The encoder never started, so the events' own iterator must be closed too.
+  protected override discard (): void {
+    super.discard()
+    closeSource(this.#events as StreamingContent)
   }
 }
 
