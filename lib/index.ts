@@ -9,6 +9,7 @@ export { registerConverter } from './urls/converters.js'
 export type { Converter, Converters } from './urls/converters.js'
 export type { KwargsOf } from './urls/types.js'
 export type { ReverseOptions, ReverseFunction, QueryInput } from './urls/reverse.js'
+export { reverse, resolve } from './urls/base.js'
 
 export { HttpRequest } from './http/request.js'
 export type { ResolverMatch, AsyncViewsTypes, RequestUser } from './http/request.js'
@@ -43,6 +44,7 @@ export {
   DisallowedRedirect,
   MiddlewareNotUsed
 } from './http/exceptions.js'
+export { Resolver404 } from './http/handler.js'
 export type { ErrorView } from './http/handler.js'
 
 export { View } from './views/view.js'

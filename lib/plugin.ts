@@ -7,7 +7,7 @@ import { ImproperlyConfigured } from './errors.js'
 import { kInner, kViewRoute } from './symbols.js'
 import { Handler, Resolver404, type ErrorView, type Sent } from './http/handler.js'
 import { DisallowedHost } from './http/exceptions.js'
-import { HttpResponsePermanentRedirect } from './http/response.js'
+import { HttpResponsePermanentRedirect, type HttpResponse } from './http/response.js'
 import { PRODUCTION_500, debugDetails, messageOf, read, safeCopy } from './http/problems.js'
 import { hasBody, teeRawBody } from './http/raw-body.js'
 import { buildChain } from './middleware/chain.js'
@@ -18,6 +18,8 @@ import type { URLConf } from './urls/patterns.js'
 import { buildRoutes, resolvePath, type RouteGroup } from './urls/router.js'
 import { Reverser, type ReverseOptions } from './urls/reverse.js'
 import { describe } from './urls/patterns.js'
+import { setAppReady, type AppUrls } from './urls/base.js'
+import { resolverMatchOf, type ResolverMatch } from './http/request.js'
 import { bridge, type SyncOptions } from './sync/bridge.js'
 import { InMemoryChannelLayer } from './channels/memory.js'
 import type { ChannelLayer, LayerOptions } from './channels/layer.js'
@@ -75,8 +77,10 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
   const reverser = new Reverser(patterns, prefix)
   const reverse = (name: string, opts?: ReverseOptions): string => reverser.reverse(name, opts)
   const defaultHandler = await defaultErrorHandler()
+  const appendSlash = options.appendSlash !== false && patterns.length > 0 ? appendSlashRedirect(patterns, prefix) : undefined
 
   const handler = new Handler({
+    appendSlash,
     debug,
     handlers: { 400: options.handler400, 403: options.handler403, 404: options.handler404, 500: options.handler500 },
     patterns,
@@ -91,7 +95,8 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
 
   if (options.middleware !== undefined && options.middleware.length > 0) {
     const chain = buildChain(options.middleware, (request) => (request[kInner] as NonNullable<typeof request[typeof kInner]>)(request), handler.convert,
-      (name) => app.log.debug(`middleware ${name} not used (MiddlewareNotUsed)`),
+      // As Django: logged only in debug, with the exception's message when it has one.
+      debug ? (name, error) => app.log.debug(error.message === '' ? `MiddlewareNotUsed: ${name}` : `MiddlewareNotUsed(${name}): ${error.message}`) : undefined,
       debug ? (name, ms, request) => handler.warnIfSlow(`middleware ${name}`, ms, request) : undefined)
     if (chain.names.length > 0) {
       handler.chain = chain
@@ -114,15 +119,20 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
     websocket = { routes: buildRoutes(wsPatterns), runtime, allowedOrigins: options.websocket.allowedOrigins }
   }
 
+  const urls: AppUrls = { reverse, resolve: (path) => resolveUrl(patterns, prefix, path) }
   try {
     app.decorate('channelLayer', layer)
     app.decorate('reverse', reverse)
+    app.decorate('resolve', urls.resolve)
     app.decorateRequest('reverse', function (this: FastifyRequest, name: string, opts?: ReverseOptions) { return reverser.reverse(name, opts) })
   } catch (error) {
     throw new ImproperlyConfigured('fastify-async-views is registered twice in the same context; register it once per encapsulation context', { cause: error })
   }
 
-  installNotFound(app, handler, patterns, prefix, options)
+  installNotFound(app, handler, prefix, options)
+  // The module-level reverse()/resolve() serve the one ready app (see urls/base.ts).
+  app.addHook('onReady', async () => { setAppReady(urls, true) })
+  app.addHook('onClose', async () => { setAppReady(urls, false) })
 
   // Our view routes' errors that reach Fastify: the user's handler if they set one, else our bodies.
   const routeErrorHandler = function (this: FastifyInstance, error: FastifyError, req: FastifyRequest, reply: FastifyReply): unknown {
@@ -261,33 +271,61 @@ function STATUS_TEXT (status: number): string | undefined {
   return STATUS_CODES[status]
 }
 
+/** Django's `resolve(path)` for a path as `reverse()` gives it (the prefix included). */
+function resolveUrl (patterns: readonly FlatPattern[], prefix: string, path: string): ResolverMatch {
+  const text = String(path)
+  if (!text.startsWith('/') || !(text === prefix || text.startsWith(prefix + '/'))) throw new Resolver404(text)
+  const match = resolvePath(patterns, text.slice(prefix.length).replace(/^\//, ''))
+  if (match === undefined) throw new Resolver404(text)
+  return resolverMatchOf(match)
+}
+
+/**
+ * Django's APPEND_SLASH rule (CommonMiddleware.should_redirect_with_slash): a GET or
+ * HEAD whose path does not resolve, while `path + '/'` does, is redirected there,
+ * whatever shape of Fastify route (none, a wildcard) took the request.
+ */
+function appendSlashRedirect (patterns: readonly FlatPattern[], prefix: string): (req: FastifyRequest) => HttpResponse | undefined {
+  return (req) => {
+    const method = req.raw.method
+    if (method !== 'GET' && method !== 'HEAD') return undefined
+    const url = req.raw.url ?? '/'
+    const q = url.indexOf('?')
+    const rawPath = q === -1 ? url : url.slice(0, q)
+    if (rawPath.endsWith('/') || !(rawPath === prefix || rawPath.startsWith(prefix + '/'))) return undefined
+    let below: string
+    try {
+      below = decodeURIComponent(rawPath.slice(prefix.length))
+    } catch {
+      return undefined
+    }
+    // The prefix itself without its slash ('/api') is not the root pattern's path ('/api/').
+    const resolves = (path: string): boolean => path.startsWith('/') && resolvePath(patterns, path.slice(1)) !== undefined
+    if (resolves(below) || !resolves(below + '/')) return undefined
+    // Never a protocol-relative Location (`//evil.com/`).
+    return new HttpResponsePermanentRedirect((rawPath + '/').replace(/^[/\\]{2,}/, '/%2F') + (q === -1 ? '' : url.slice(q)))
+  }
+}
+
 /** APPEND_SLASH, handler404 and the debug 404 for requests no route matched. */
-function installNotFound (app: FastifyInstance, handler: Handler, patterns: readonly FlatPattern[], prefix: string, options: AsyncViewsOptions): void {
-  const appendSlash = options.appendSlash !== false && patterns.length > 0
+function installNotFound (app: FastifyInstance, handler: Handler, prefix: string, options: AsyncViewsOptions): void {
+  const appendSlash = handler.options.appendSlash
   const own404 = options.handler404 !== undefined || options.debug === true
-  if (!appendSlash && !own404) return
+  if (appendSlash === undefined && !own404) return
   app.addHook('onRequest', function notFound (req, reply, done) {
     if (!req.is404) {
       done()
       return
     }
+    const redirect = appendSlash?.(req)
+    if (redirect !== undefined) {
+      handler.send(reply, redirect)
+      return
+    }
     const url = req.raw.url ?? '/'
     const q = url.indexOf('?')
     const rawPath = q === -1 ? url : url.slice(0, q)
-    const ours = rawPath === prefix || rawPath.startsWith(prefix + '/')
-    if (appendSlash && ours && (req.raw.method === 'GET' || req.raw.method === 'HEAD') && !rawPath.endsWith('/')) {
-      let decoded: string | undefined
-      try {
-        decoded = decodeURIComponent(rawPath.slice(prefix.length))
-      } catch {}
-      if (decoded !== undefined && resolvePath(patterns, (decoded + '/').replace(/^\//, '')) !== undefined) {
-        // Never a protocol-relative Location (`//evil.com/`).
-        const location = (rawPath + '/').replace(/^[/\\]{2,}/, '/%2F') + (q === -1 ? '' : url.slice(q))
-        handler.send(reply, new HttpResponsePermanentRedirect(location))
-        return
-      }
-    }
-    if (own404 && ours) {
+    if (own404 && (rawPath === prefix || rawPath.startsWith(prefix + '/'))) {
       // Rejects only to hand the error to the user's Fastify error handler.
       Promise.resolve(handler.serveError(req, reply, (request) => new Resolver404(request.pathInfo))).catch((error) => reply.send(error))
       return
@@ -434,6 +472,8 @@ declare module 'fastify' {
     channelLayer: ChannelLayer
     /** Django's `reverse()`: the path of a named URL pattern (with the plugin's prefix). */
     reverse (name: string, options?: ReverseOptions): string
+    /** Django's `resolve()`: the ResolverMatch of a path (with the prefix); Resolver404 (an Http404) if none. */
+    resolve (path: string): ResolverMatch
   }
   interface FastifyRequest {
     /** Django's `reverse()` for the app serving this request. */

@@ -21,6 +21,8 @@ export interface HandlerOptions {
   hasUserErrorHandler: () => boolean
   /** With debug: warn when a view's synchronous part blocks the loop this long (ms). */
   blockingWarnMs?: number
+  /** APPEND_SLASH: the redirect for a request no pattern resolves, if `path + '/'` does. */
+  appendSlash?: (req: FastifyRequest) => HttpResponse | undefined
 }
 
 /** An Http404 raised by routing, carrying what was tried (shown with `debug`). */
@@ -82,6 +84,9 @@ export class Handler {
 
   /** A request that reached a view route but matched none of its patterns. */
   serveNotFound (req: FastifyRequest, reply: FastifyReply): Sent {
+    // A wildcard route took the request: APPEND_SLASH is decided here, as for a Fastify 404.
+    const redirect = this.options.appendSlash?.(req)
+    if (redirect !== undefined) return this.send(reply, redirect)
     return this.serveError(req, reply, (request) => new Resolver404(request.pathInfo))
   }
 

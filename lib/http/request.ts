@@ -6,6 +6,7 @@ import { QueryDict } from './querydict.js'
 import { RequestHeaders } from './headers.js'
 import { parseCookies } from './cookies.js'
 import { BadRequest, DisallowedHost } from './exceptions.js'
+import { iriToUri, urljoin, urlsplit } from './iri.js'
 import { kInner, kMatchData } from '../symbols.js'
 
 /** Django's `request.resolver_match`: which pattern matched and with what. */
@@ -96,13 +97,17 @@ export class HttpRequest {
     return length === 0 ? this.path : this.path.slice(length) || '/'
   }
 
-  /** `http` or `https` (Fastify's `request.protocol`, so `trustProxy` applies). */
+  /**
+   * `http` or `https`. Behind a proxy Fastify's `trustProxy` trusts, the first
+   * `X-Forwarded-Proto` value decides, as Django's SECURE_PROXY_SSL_HEADER reads it.
+   */
   get scheme (): string {
-    try {
-      return this.fastify.protocol
-    } catch {
-      return this.#encrypted ? 'https' : 'http'
-    }
+    const own = this.#encrypted ? 'https' : 'http'
+    const forwarded = this.fastify.raw.headers['x-forwarded-proto']
+    if (forwarded === undefined || !trustsForwardedProto(this.fastify, own)) return own
+    const value = typeof forwarded === 'string' ? forwarded : forwarded[0]
+    const comma = value.indexOf(',')
+    return (comma === -1 ? value : value.slice(0, comma)).trim() === 'https' ? 'https' : 'http'
   }
 
   /** Query string parameters. */
@@ -121,6 +126,8 @@ export class HttpRequest {
       const parsed: unknown = this.fastify.body
       if (type === undefined || !type.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
         this.#POST = new QueryDict()
+      } else if (charsetOf(type) !== undefined) {
+        this.#POST = new QueryDict(decodeForm(this.body, charsetOf(type) as string))
       } else if (parsed !== null && typeof parsed === 'object' && !Buffer.isBuffer(parsed)) {
         // A form parser on a plain route (@fastify/formbody) already made it an object.
         const pairs: Array<[string, string]> = []
@@ -268,9 +275,24 @@ export class HttpRequest {
     return q === -1 ? path : path + this.#url.slice(q)
   }
 
-  /** An absolute URI for `location` (default: this request's full path). */
+  /**
+   * An absolute URI for `location` (default: this request's full path), as
+   * Django builds it: joined as text, a leading `//` of a path kept as a path.
+   */
   buildAbsoluteUri (location?: string): string {
-    return new URL(location ?? this.getFullPath(), `${this.scheme}://${this.getHost()}`).href
+    const current = `${this.scheme}://${this.getHost()}`
+    let target = location === undefined ? '//' + this.getFullPath() : String(location)
+    const bits = urlsplit(target)
+    if (bits.scheme === '' || bits.netloc === '') {
+      if (bits.path.startsWith('/') && bits.scheme === '' && bits.netloc === '' && !bits.path.includes('/./') && !bits.path.includes('/../')) {
+        target = current + (target.startsWith('//') ? target.slice(2) : target)
+      } else {
+        const full = this.getFullPath()
+        const q = full.indexOf('?')
+        target = urljoin(current + (q === -1 ? full : full.slice(0, q)), target)
+      }
+    }
+    return iriToUri(target)
   }
 
   /** `reverse()` for the app that serves this request. */
@@ -308,6 +330,70 @@ export type RequestUser = AsyncViewsTypes extends { user: infer U } ? U : unknow
 
 export interface HttpRequest {}
 
+/**
+ * Whether Fastify's `trustProxy` takes X-Forwarded-Proto from this peer: its own
+ * `protocol` getter is asked about a probe value (only when the header is sent).
+ */
+function trustsForwardedProto (req: FastifyRequest, own: string): boolean {
+  let proto: object | null = Object.getPrototypeOf(req)
+  let getter: (() => unknown) | undefined
+  while (proto !== null && getter === undefined) {
+    getter = Object.getOwnPropertyDescriptor(proto, 'protocol')?.get
+    proto = Object.getPrototypeOf(proto)
+  }
+  if (getter === undefined) return false
+  const probe = own === 'https' ? 'http' : 'https'
+  const socket = req.raw.socket
+  try {
+    return getter.call({ headers: { 'x-forwarded-proto': probe }, raw: req.raw, socket }) === probe
+  } catch {
+    return false
+  }
+}
+
+/** The `charset` of a form's Content-Type, when it names one other than UTF-8 that we can decode. */
+function charsetOf (contentType: string): string | undefined {
+  const m = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType)
+  if (m === null) return undefined
+  const label = m[1].toLowerCase()
+  if (label === 'utf-8' || label === 'utf8') return undefined
+  try {
+    // eslint-disable-next-line no-new
+    new TextDecoder(label)
+    return label
+  } catch {
+    // An unknown charset is ignored, as Django does (LookupError): UTF-8 then.
+    return undefined
+  }
+}
+
+/** Form pairs of a url-encoded body whose bytes are in `charset` (Django's QueryDict(encoding=)). */
+function decodeForm (body: Buffer, charset: string): Array<[string, string]> {
+  const decoder = new TextDecoder(charset)
+  const decode = (text: string): string => {
+    const bytes: number[] = []
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i)
+      if (c === 0x2b) {
+        bytes.push(0x20)
+      } else if (c === 0x25 && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) {
+        bytes.push(parseInt(text.slice(i + 1, i + 3), 16))
+        i += 2
+      } else {
+        bytes.push(c & 0xff)
+      }
+    }
+    return decoder.decode(new Uint8Array(bytes))
+  }
+  const pairs: Array<[string, string]> = []
+  for (const field of body.toString('latin1').split('&')) {
+    if (field === '') continue
+    const eq = field.indexOf('=')
+    pairs.push(eq === -1 ? [decode(field), ''] : [decode(field.slice(0, eq)), decode(field.slice(eq + 1))])
+  }
+  return pairs
+}
+
 /** Where a plain Fastify route's raw body copy is kept (see the middleware adapter). */
 export const kRawBody = Symbol('fastify-async-views.rawBody')
 
@@ -324,29 +410,32 @@ export function decodedPath (url: string): string {
   }
 }
 
+/** Django's ResolverMatch for a matched pattern. */
+export function resolverMatchOf (match: MatchData & { pattern: FlatPattern }): ResolverMatch {
+  const flat = match.pattern
+  const urlName = flat.pattern.name
+  const namespace = flat.namespaces.join(':')
+  const func = flat.view
+  return {
+    func,
+    args: match.args,
+    kwargs: match.kwargs,
+    urlName,
+    route: flat.route,
+    namespaces: flat.namespaces,
+    namespace,
+    appNames: flat.appNames,
+    appName: flat.appNames.join(':'),
+    viewName: urlName === undefined ? (func.name || '<anonymous>') : namespace === '' ? urlName : `${namespace}:${urlName}`
+  }
+}
+
 /** Match data of a request that reached no pattern: `resolverMatch` is null, as in Django. */
 export const NO_MATCH: MatchData = Object.freeze({ pattern: undefined, args: [], kwargs: {} }) as MatchData
 
 function buildMatch (match: MatchData | undefined, request: FastifyRequest): ResolverMatch | null {
   if (match === NO_MATCH) return null
-  if (match?.pattern !== undefined) {
-    const flat = match.pattern
-    const urlName = flat.pattern.name
-    const namespace = flat.namespaces.join(':')
-    const func = flat.view
-    return {
-      func,
-      args: match.args,
-      kwargs: match.kwargs,
-      urlName,
-      route: flat.route,
-      namespaces: flat.namespaces,
-      namespace,
-      appNames: flat.appNames,
-      appName: flat.appNames.join(':'),
-      viewName: urlName === undefined ? (func.name || '<anonymous>') : namespace === '' ? urlName : `${namespace}:${urlName}`
-    }
-  }
+  if (match?.pattern !== undefined) return resolverMatchOf(match as MatchData & { pattern: FlatPattern })
   if (request.is404) return null
   const options = request.routeOptions
   const params = (request.params ?? {}) as Record<string, unknown>

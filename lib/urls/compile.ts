@@ -20,8 +20,16 @@ export interface FlatPattern {
   endAnchored: boolean
   namespaces: string[]
   appNames: string[]
+  /** The namespaced includes above it, outermost first (one object per include). */
+  nsLevels: NamespaceLevel[]
   defaultKwargs: Record<string, unknown> | undefined
   view: ViewFunction<any>
+}
+
+/** One namespaced `include()`: its instance namespace and application namespace. */
+export interface NamespaceLevel {
+  namespace: string
+  appName: string | undefined
 }
 
 interface Scope {
@@ -29,38 +37,43 @@ interface Scope {
   route: string
   namespaces: string[]
   appNames: string[]
+  nsLevels: NamespaceLevel[]
   defaultKwargs: Record<string, unknown> | undefined
 }
 
 /** Flattens patterns and includes (awaiting included promises) into one list, in order. */
 export async function flatten (entries: unknown, scope?: Scope): Promise<FlatPattern[]> {
   const list = await loadEntries(entries, scope === undefined ? 'urlpatterns' : `include at '${scope.route}'`)
-  const base: Scope = scope ?? { parts: [], route: '', namespaces: [], appNames: [], defaultKwargs: undefined }
+  const base: Scope = scope ?? { parts: [], route: '', namespaces: [], appNames: [], nsLevels: [], defaultKwargs: undefined }
   const out: FlatPattern[] = []
   for (const entry of list) {
     if (entry instanceof URLPattern) {
       const own = parseRoute(entry.kind, entry.route, true)
-      const parts = [...base.parts, ...own.parts]
-      checkDuplicateNames(parts, base.route + entry.route)
+      // A name repeated across include levels is Django's to load (the inner value wins).
+      checkDuplicateNames(own.parts, entry.route)
       out.push({
         pattern: entry,
-        parts,
-        route: base.route + entry.route,
+        parts: [...base.parts, ...own.parts],
+        route: joinRoute(base.route, entry.route),
         endAnchored: own.endAnchored,
         namespaces: base.namespaces,
         appNames: base.appNames,
+        nsLevels: base.nsLevels,
         defaultKwargs: mergeKwargs(base.defaultKwargs, entry.defaultKwargs),
         view: entry.view
       })
     } else if (entry instanceof URLResolver) {
       const own = parseRoute(entry.kind, entry.route, false)
-      const loaded = await loadInclude(entry.include, base.route + entry.route)
+      checkDuplicateNames(own.parts, entry.route)
+      const route = joinRoute(base.route, entry.route)
+      const loaded = await loadInclude(entry.include, route)
       const namespace = entry.include.namespace ?? loaded.appName
       out.push(...await flatten(loaded.urlpatterns, {
         parts: [...base.parts, ...own.parts],
-        route: base.route + entry.route,
+        route,
         namespaces: namespace === undefined ? base.namespaces : [...base.namespaces, namespace],
         appNames: loaded.appName === undefined ? base.appNames : [...base.appNames, loaded.appName],
+        nsLevels: namespace === undefined ? base.nsLevels : [...base.nsLevels, { namespace, appName: loaded.appName }],
         defaultKwargs: mergeKwargs(base.defaultKwargs, entry.defaultKwargs)
       }))
     } else {
@@ -97,6 +110,11 @@ async function loadInclude (include: Include, where: string): Promise<{ urlpatte
   throw new ImproperlyConfigured(`include at '${where}' must be a list of patterns or a module exporting urlpatterns (got ${describe(value)})`)
 }
 
+/** Django's `_join_route`: an included route loses its leading `^`. */
+function joinRoute (outer: string, inner: string): string {
+  return outer === '' ? inner : outer + (inner.startsWith('^') ? inner.slice(1) : inner)
+}
+
 function mergeKwargs (a: Record<string, unknown> | undefined, b: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   if (a === undefined) return b
   if (b === undefined) return a
@@ -104,6 +122,8 @@ function mergeKwargs (a: Record<string, unknown> | undefined, b: Record<string, 
 }
 
 const PLACEHOLDER = /<([^<>]*)>/g
+// Python's str.isidentifier(), which Django asks of parameter names.
+export const IDENTIFIER = /^[\p{XID_Start}_][\p{XID_Continue}]*$/u
 
 /** Parses a Django route string or a regex source into parts. */
 export function parseRoute (kind: 'path' | 'regex', route: string, endpoint: boolean): { parts: Part[], endAnchored: boolean } {
@@ -117,7 +137,7 @@ export function parseRoute (kind: 'path' | 'regex', route: string, endpoint: boo
     const colon = inner.indexOf(':')
     const converterName = colon === -1 ? 'str' : inner.slice(0, colon)
     const name = colon === -1 ? inner : inner.slice(colon + 1)
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+    if (!IDENTIFIER.test(name)) {
       throw new ImproperlyConfigured(`URL route '${route}' uses parameter name ${JSON.stringify(name)} which isn't a valid identifier.`)
     }
     const converter = getConverter(converterName)
@@ -186,15 +206,61 @@ export function fullMatch (converter: Converter<any>): RegExp {
   return regex
 }
 
-/** Regex source of parts, converters as named groups. */
-export function partsSource (parts: readonly Part[]): string {
+/** A named group of a built regex: the kwarg it gives, and its converter if a `path()` placeholder. */
+export interface NamedGroup {
+  /** The group's name in the regex (a repeated kwarg gets a unique one). */
+  group: string
+  name: string
+  converter: Converter<any> | undefined
+}
+
+/**
+ * Regex source of parts, converters as named groups. A kwarg repeated across
+ * include levels gets a unique group name (JS refuses duplicates); `groups`
+ * lists them in order, so a later (inner) one overrides.
+ */
+export function partsSource (parts: readonly Part[]): { source: string, groups: NamedGroup[] } {
   let source = ''
-  for (const part of parts) {
-    if (part.type === 'static') source += escapeRegex(part.text)
-    else if (part.type === 'converter') source += `(?<${part.name}>${part.converter.regex})`
-    else source += part.source
+  const groups: NamedGroup[] = []
+  const taken = new Set<string>()
+  const unique = (name: string): string => {
+    let group = name
+    for (let n = 2; taken.has(group); n++) group = `${name}__${n}`
+    taken.add(group)
+    return group
   }
-  return source
+  for (const part of parts) {
+    if (part.type === 'static') {
+      source += escapeRegex(part.text)
+    } else if (part.type === 'converter') {
+      const group = unique(part.name)
+      groups.push({ group, name: part.name, converter: part.converter })
+      source += `(?<${group}>${part.converter.regex})`
+    } else {
+      source += part.source.replace(NAMED_GROUP, (whole, prefix: string, name: string) => {
+        if (prefix.length % 2 === 1) return whole
+        const group = unique(name)
+        groups.push({ group, name, converter: undefined })
+        return `${prefix}(?<${group}>`
+      })
+    }
+  }
+  return { source, groups }
+}
+
+// `(?<name>` not preceded by an odd run of backslashes (an escaped paren).
+const NAMED_GROUP = /(\\*)\(\?<([\p{ID_Start}_$][\p{ID_Continue}$]*)>/gu
+
+const fullRegexCache = new WeakMap<FlatPattern, RegExp>()
+
+/** The whole pattern as one anchored regex (reverse's check, resolve, APPEND_SLASH). */
+export function fullRegex (flat: FlatPattern): RegExp {
+  let regex = fullRegexCache.get(flat)
+  if (regex === undefined) {
+    regex = new RegExp(`^(?:${partsSource(flat.parts).source})${flat.endAnchored ? '$' : ''}`)
+    fullRegexCache.set(flat, regex)
+  }
+  return regex
 }
 
 export { pythonToJs }

@@ -4,8 +4,8 @@
 /** Python's `(?P<n>`, `(?P=n)`, `\Z`, `\A` in their JS spelling. */
 export function pythonToJs (source: string): string {
   return source
-    .replace(/\(\?P<([A-Za-z_][A-Za-z0-9_]*)>/g, '(?<$1>')
-    .replace(/\(\?P=([A-Za-z_][A-Za-z0-9_]*)\)/g, '\\k<$1>')
+    .replace(/\(\?P<([\p{ID_Start}_][\p{ID_Continue}]*)>/gu, '(?<$1>')
+    .replace(/\(\?P=([\p{ID_Start}_][\p{ID_Continue}]*)\)/gu, '\\k<$1>')
     .replace(/(^|[^\\])\\Z/g, '$1$')
     .replace(/(^|[^\\])\\A/g, '$1^')
 }
@@ -64,71 +64,6 @@ function hasTopLevelAlternation (source: string): boolean {
   return false
 }
 
-/** A literal or a capture group of a reversible regex. */
-export type TemplatePart = string | { name: string | number, source: string }
-
-/**
- * A template for reversing a regex made of literals and capture groups only
- * (`(?<name>...)` or `(...)`); null when the regex has anything else at top level.
- */
-export function regexTemplate (source: string): TemplatePart[] | null {
-  const parts: TemplatePart[] = []
-  let literal = ''
-  let unnamed = 0
-  let i = 0
-  while (i < source.length) {
-    const c = source[i]
-    if (c === '\\') {
-      const escaped = source[i + 1]
-      if (escaped === undefined || !LITERAL_ESCAPE.test(escaped)) return null
-      literal += escaped
-      i += 2
-    } else if (c === '(') {
-      const end = closingParen(source, i)
-      if (end === -1) return null
-      if (QUANTIFIER.has(source[end + 1])) return null
-      let name: string | number
-      let inner: string
-      const named = /^\(\?<([A-Za-z_][A-Za-z0-9_]*)>/.exec(source.slice(i, end))
-      if (named !== null) {
-        name = named[1]
-        inner = source.slice(i + named[0].length, end)
-      } else if (source[i + 1] === '?') {
-        return null
-      } else {
-        name = unnamed++
-        inner = source.slice(i + 1, end)
-      }
-      if (literal !== '') parts.push(literal)
-      literal = ''
-      parts.push({ name, source: inner })
-      i = end + 1
-    } else if (META.has(c)) {
-      return null
-    } else {
-      if (QUANTIFIER.has(source[i + 1])) return null
-      literal += c
-      i++
-    }
-  }
-  if (literal !== '') parts.push(literal)
-  return parts
-}
-
-function closingParen (source: string, open: number): number {
-  let depth = 0
-  let inClass = false
-  for (let i = open; i < source.length; i++) {
-    const c = source[i]
-    if (c === '\\') { i++; continue }
-    if (inClass) { if (c === ']') inClass = false; continue }
-    if (c === '[') inClass = true
-    else if (c === '(') depth++
-    else if (c === ')' && --depth === 0) return i
-  }
-  return -1
-}
-
 /** Names of the named groups and the count of unnamed capture groups. */
 export function captureGroups (source: string): { named: string[], unnamed: number } {
   const named: string[] = []
@@ -141,7 +76,7 @@ export function captureGroups (source: string): { named: string[], unnamed: numb
     if (c === '[') { inClass = true; continue }
     if (c !== '(') continue
     if (source[i + 1] !== '?') { unnamed++; continue }
-    const m = /^\(\?<([A-Za-z_][A-Za-z0-9_]*)>/.exec(source.slice(i, i + 40))
+    const m = /^\(\?<([\p{ID_Start}_$][\p{ID_Continue}$]*)>/u.exec(source.slice(i, i + 100))
     if (m !== null) named.push(m[1])
   }
   return { named, unnamed }

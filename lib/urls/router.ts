@@ -1,5 +1,5 @@
 import { ImproperlyConfigured } from '../errors.js'
-import { fullMatch, partsSource, type FlatPattern, type Part } from './compile.js'
+import { fullMatch, fullRegex, partsSource, type FlatPattern, type NamedGroup, type Part } from './compile.js'
 import { captureGroups } from './regex.js'
 
 /** What matching a request against a pattern gives the view. */
@@ -33,14 +33,20 @@ interface Shape {
   url: string
   key: string
   paramParts: Array<Extract<Part, { type: 'converter' }>>
+  /** The Fastify param name of each paramPart (unique, ASCII). */
+  paramNames: string[]
   rest: Part[]
 }
+
+// find-my-way takes ASCII identifiers as param names.
+const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 function shapeOf (flat: FlatPattern): Shape {
   const { parts } = flat
   let url = '/'
   let key = '/'
   const paramParts: Shape['paramParts'] = []
+  const paramNames: string[] = []
   let i = 0
   for (; i < parts.length; i++) {
     const part = parts[i]
@@ -56,16 +62,19 @@ function shapeOf (flat: FlatPattern): Shape {
     const segmentStart = url.endsWith('/')
     const segmentEnd = next === undefined ? flat.endAnchored : next.type === 'static' && next.text.startsWith('/')
     if (!segmentStart || !segmentEnd) break
-    url += `:${part.name}`
+    // A repeated kwarg (include levels) or a non-ASCII one gets a positional Fastify name.
+    const name = PARAM_NAME.test(part.name) && !paramNames.includes(part.name) ? part.name : `p${paramParts.length}`
+    url += `:${name}`
     key += ':'
     paramParts.push(part)
+    paramNames.push(name)
   }
   const rest = parts.slice(i)
   if (rest.length > 0 || !flat.endAnchored) {
     url += '*'
     key += '*'
   }
-  return { url, key, paramParts, rest }
+  return { url, key, paramParts, paramNames, rest }
 }
 
 /**
@@ -77,7 +86,8 @@ export function buildRoutes (patterns: readonly FlatPattern[]): RouteGroup[] {
   const signatures = new Map<string, FlatPattern>()
   for (const flat of patterns) {
     const shape = shapeOf(flat)
-    const restSource = shape.rest.length > 0 || !flat.endAnchored ? `^(?:${partsSource(shape.rest)})${flat.endAnchored ? '$' : ''}` : ''
+    const rest = partsSource(shape.rest)
+    const restSource = shape.rest.length > 0 || !flat.endAnchored ? `^(?:${rest.source})${flat.endAnchored ? '$' : ''}` : ''
     const signature = `${shape.key}|${shape.paramParts.map((p) => p.converter.regex).join('|')}|${restSource}|${methodsKey(flat)}`
     const twin = signatures.get(signature)
     if (twin !== undefined) {
@@ -88,7 +98,7 @@ export function buildRoutes (patterns: readonly FlatPattern[]): RouteGroup[] {
     const groupKey = `${shape.key}|${methodsKey(flat)}`
     let group = groups.get(groupKey)
     if (group === undefined) {
-      const paramNames = shape.paramParts.map((p) => p.name)
+      const paramNames = shape.paramNames.slice()
       if (shape.url.endsWith('*')) paramNames.push('*')
       group = { url: shape.url, paramNames, candidates: [], owner: flat }
       groups.set(groupKey, group)
@@ -98,7 +108,7 @@ export function buildRoutes (patterns: readonly FlatPattern[]): RouteGroup[] {
       }
       group.owner = flat
     }
-    group.candidates.push(makeCandidate(flat, shape, restSource, group.paramNames))
+    group.candidates.push(makeCandidate(flat, shape, restSource, rest.groups, group.paramNames))
   }
   return [...groups.values()]
 }
@@ -113,22 +123,20 @@ function hasRouteOptions (flat: FlatPattern): boolean {
   return false
 }
 
-function makeCandidate (flat: FlatPattern, shape: Shape, restSource: string, routeNames: string[]): Candidate {
+function makeCandidate (flat: FlatPattern, shape: Shape, restSource: string, restGroups: NamedGroup[], routeNames: string[]): Candidate {
   const converters = shape.paramParts.map((p) => p.converter)
   const names = shape.paramParts.map((p) => p.name)
   const checks = converters.map(fullMatch)
   const defaults = flat.defaultKwargs
   const count = converters.length
 
-  let rest: { regex: RegExp, named: Array<{ name: string, part: Extract<Part, { type: 'converter' }> | undefined }>, positional: number } | undefined
+  let rest: { regex: RegExp, named: NamedGroup[], positional: number } | undefined
   if (restSource !== '') {
-    const groups = captureGroups(restSource)
-    const converterParts = new Map(shape.rest.filter((p): p is Extract<Part, { type: 'converter' }> => p.type === 'converter').map((p) => [p.name, p]))
     rest = {
       regex: new RegExp(restSource),
-      named: groups.named.map((name) => ({ name, part: converterParts.get(name) })),
+      named: restGroups,
       // Django passes unnamed groups as args only when there are no named ones.
-      positional: groups.named.length === 0 ? groups.unnamed : 0
+      positional: restGroups.length === 0 ? captureGroups(restSource).unnamed : 0
     }
   }
 
@@ -150,19 +158,7 @@ function makeCandidate (flat: FlatPattern, shape: Shape, restSource: string, rou
       if (rest !== undefined) {
         const m = rest.regex.exec(params['*'])
         if (m === null) return null
-        for (const { name, part } of rest.named) {
-          const value = m.groups?.[name]
-          if (value === undefined) continue
-          if (part === undefined) {
-            kwargs[name] = value
-            continue
-          }
-          try {
-            kwargs[name] = part.converter.toJs(value)
-          } catch {
-            return null
-          }
-        }
+        if (!collect(rest.named, m, kwargs)) return null
         if (rest.positional > 0) args = m.slice(1, rest.positional + 1).filter((v): v is string => v !== undefined)
       }
       if (defaults !== undefined) Object.assign(kwargs, defaults)
@@ -171,39 +167,40 @@ function makeCandidate (flat: FlatPattern, shape: Shape, restSource: string, rou
   }
 }
 
+/** Named groups of a match into kwargs (converted; a later one wins); false if a converter refuses. */
+function collect (named: readonly NamedGroup[], m: RegExpExecArray, kwargs: Record<string, unknown>): boolean {
+  for (const { group, name, converter } of named) {
+    const value = m.groups?.[group]
+    if (value === undefined) continue
+    if (converter === undefined) {
+      kwargs[name] = value
+      continue
+    }
+    try {
+      kwargs[name] = converter.toJs(value)
+    } catch {
+      return false
+    }
+  }
+  return true
+}
+
 const EMPTY: string[] = []
 
 /**
  * Resolves a decoded path (no leading slash) against every pattern, as Django's
- * resolver does; used off the hot path (APPEND_SLASH, debug 404s).
+ * resolver does; used off the hot path (APPEND_SLASH, debug 404s, `resolve()`).
  */
-export function resolvePath (patterns: readonly FlatPattern[], pathInfo: string): FlatPattern | undefined {
+export function resolvePath (patterns: readonly FlatPattern[], pathInfo: string): RouteMatch | undefined {
   for (const flat of patterns) {
-    const regex = fullRegex(flat)
-    const m = regex.exec(pathInfo)
+    const m = fullRegex(flat).exec(pathInfo)
     if (m === null) continue
-    let ok = true
-    for (const part of flat.parts) {
-      if (part.type !== 'converter') continue
-      try {
-        part.converter.toJs(m.groups?.[part.name] ?? '')
-      } catch {
-        ok = false
-        break
-      }
-    }
-    if (ok) return flat
+    const { groups } = partsSource(flat.parts)
+    const kwargs: Record<string, unknown> = {}
+    if (!collect(groups, m, kwargs)) continue
+    const args = groups.length === 0 ? m.slice(1).filter((v): v is string => v !== undefined) : []
+    if (flat.defaultKwargs !== undefined) Object.assign(kwargs, flat.defaultKwargs)
+    return { pattern: flat, args, kwargs }
   }
   return undefined
-}
-
-const fullRegexCache = new WeakMap<FlatPattern, RegExp>()
-
-function fullRegex (flat: FlatPattern): RegExp {
-  let regex = fullRegexCache.get(flat)
-  if (regex === undefined) {
-    regex = new RegExp(`^(?:${partsSource(flat.parts)})${flat.endAnchored ? '$' : ''}`)
-    fullRegexCache.set(flat, regex)
-  }
-  return regex
 }
