@@ -230,8 +230,9 @@ t.test('setCookie: one Set-Cookie header per cookie, with its attributes', async
   const theme = byName.get('theme')
   t.same(theme, { '': 'theme=dark', path: '/' }, 'a plain cookie: path / and nothing else')
 
-  t.equal(byName.get('until')?.expires, 'Wed, 02 Jan 2030 03:04:05 GMT')
-  t.equal(byName.get('until')?.['max-age'], undefined)
+  // Django's test_far_expiration: a date becomes Max-Age, and Expires is derived from it (maybe a second later).
+  t.ok(['Wed, 02 Jan 2030 03:04:05 GMT', 'Wed, 02 Jan 2030 03:04:06 GMT'].includes(byName.get('until')?.expires as string), 'Expires from the date')
+  t.ok(Number(byName.get('until')?.['max-age']) > 0, 'an expires date also sets Max-Age')
   t.equal(byName.get('strict')?.samesite, 'Strict')
   t.equal(byName.get('none')?.samesite, 'None')
   t.equal(byName.get('none')?.secure, true)
@@ -395,9 +396,10 @@ t.test('redirects', async (t) => {
       t.match(evil.json(), { statusCode: 400, error: 'Bad Request' })
     }
 
+    // Django IRI-encodes a redirect target (iri_to_uri), so CR/LF can never split the header.
     const crlf = await app.inject('/crlf/')
-    t.equal(crlf.statusCode, 500, 'a Location with CR/LF is a 500')
-    t.equal(crlf.headers.location, undefined)
+    t.equal(crlf.statusCode, 302, 'a Location with CR/LF is percent-encoded')
+    t.equal(crlf.headers.location, '/a%0D%0ASet-Cookie:%20pwned=1')
     t.equal(crlf.headers['set-cookie'], undefined)
     t.equal((await app.inject('/ok/')).statusCode, 200)
   })

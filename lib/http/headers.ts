@@ -11,15 +11,21 @@ export class RequestHeaders implements Iterable<[string, string]> {
     this.#raw = raw
   }
 
-  /** The header's value; repeated headers are joined with `, ` (Set-Cookie excepted). */
+  /** The header's value; repeated headers are joined with `, ` (Set-Cookie excepted). `user_agent` finds `user-agent`, as in Django. */
   get (name: string): string | undefined {
-    const value = this.#raw[name.toLowerCase()]
+    const value = this.#lookup(name)
     if (value === undefined) return undefined
     return typeof value === 'string' ? value : value.join(', ')
   }
 
   has (name: string): boolean {
-    return this.#raw[name.toLowerCase()] !== undefined
+    return this.#lookup(name) !== undefined
+  }
+
+  #lookup (name: string): string | string[] | undefined {
+    const lower = name.toLowerCase()
+    const value = this.#raw[lower]
+    return value === undefined && lower.includes('_') ? this.#raw[lower.replace(/_/g, '-')] : value
   }
 
   * keys (): IterableIterator<string> {

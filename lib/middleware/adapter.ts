@@ -1,5 +1,6 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, preHandlerHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, preHandlerHookHandler, preParsingHookHandler, RouteOptions } from 'fastify'
 import { flushStreamed, type Handler, type Sent } from '../http/handler.js'
+import { hasBody, teeRawBody } from '../http/raw-body.js'
 import { HttpRequest, type kRawBody } from '../http/request.js'
 import type { HttpResponse } from '../http/response.js'
 import { kApply, kExchange, kInner, kViewRoute } from '../symbols.js'
@@ -187,4 +188,25 @@ export function installMiddleware (app: FastifyInstance, handler: Handler, chain
 
   app.addHook('preHandler', preHandler)
   app.addHook('onSend', onSend)
+  app.addHook('onRoute', keepRawBodies)
+}
+
+/**
+ * Middleware reads `request.body` as the bytes the client sent (an HMAC over a
+ * webhook must see `10.0`, not a re-encoded `10`): plain routes that may take a
+ * body keep a copy beside Fastify's parsing. Routes without a body method pay nothing.
+ */
+function keepRawBodies (route: RouteOptions): void {
+  const config = route.config as Record<PropertyKey, unknown> | undefined
+  if (config?.[kViewRoute] === true || (route as { websocket?: boolean }).websocket === true) return
+  const methods = [route.method].flat()
+  if (methods.every((m) => m === 'GET' || m === 'HEAD')) return
+  const existing = route.preParsing === undefined ? [] : [route.preParsing].flat()
+  route.preParsing = [keepRawBody, ...existing] as RouteOptions['preParsing']
+}
+
+// Multipart bodies are streamed to the route (uploads can be large): not copied.
+const keepRawBody: preParsingHookHandler = function (req, _reply, payload, done) {
+  if (!hasBody(req) || req.headers['content-type']?.startsWith('multipart/') === true) done(null, payload)
+  else done(null, teeRawBody(req, payload))
 }

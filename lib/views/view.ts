@@ -80,6 +80,9 @@ export class View<K = Record<string, unknown>> {
       const self = new Cls()
       Object.assign(self, frozen)
       self.setup(request, kwargs)
+      if (self.request === undefined) {
+        throw new TypeError(`${Cls.name} instance has no 'request' attribute. Did you override setup() and forget to call super.setup()?`)
+      }
       return self.dispatch(request, kwargs)
     } as ClassBasedView<any>
     Object.defineProperty(view, 'name', { value: Cls.name })
