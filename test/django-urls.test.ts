@@ -317,9 +317,11 @@ t.test('resolverMatch.route of an included regex drops the inner ^; non-ASCII pa
   const app = await build(t, {
     urlpatterns: [
       path('included_urls/', include([rePath('^more/(?P<extra>\\w+)/$', echo, { name: 'inner-more' })])),
-      path('hello/<str:\u0394>/', echo, { name: 'delta' })
+      path('hello/<str:\u0394>/', echo, { name: 'delta' }),
+      path('pair/<str:\u0394>/<int:p0>/', echo)
     ]
   })
+  t.same((await app.inject('/pair/y/5/')).json().kwargs, { Δ: 'y', p0: 5 }, 'a non-ASCII name never takes the Fastify name of another')
   t.equal((await app.inject('/included_urls/more/some_value/')).json().route, 'included_urls/more/(?P<extra>\\w+)/$')
   // test_allows_non_ascii_but_valid_identifiers
   t.same((await app.inject('/hello/1/')).json().kwargs, { Δ: '1' })
