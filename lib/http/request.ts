@@ -126,7 +126,8 @@ export class HttpRequest {
       const parsed: unknown = this.fastify.body
       if (type === undefined || !type.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
         this.#POST = new QueryDict()
-      } else if (charsetOf(type) !== undefined) {
+      } else if (charsetOf(type) !== undefined && (Buffer.isBuffer(parsed) || (this.fastify as { [kRawBody]?: Buffer })[kRawBody] !== undefined)) {
+        // The bytes are at hand: decode them in the form's own charset.
         this.#POST = new QueryDict(decodeForm(this.body, charsetOf(type) as string))
       } else if (parsed !== null && typeof parsed === 'object' && !Buffer.isBuffer(parsed)) {
         // A form parser on a plain route (@fastify/formbody) already made it an object.
