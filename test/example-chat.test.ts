@@ -114,6 +114,7 @@ t.test('the chat example: rooms, announcements, bad input and the page', async (
     for (const client of [alice, bob]) t.same(await client.next(), { type: 'user.joined', user: 'dave' })
     dave.send('{not json')
     t.equal(await dave.closed, 1007)
+    for (const client of [alice, bob]) t.same(await client.next(), { type: 'user.left', user: 'dave' }, 'the room is told dave left')
     alice.send({ text: 'dave left' })
     t.same(await bob.next(), { type: 'chat.message', user: 'alice', text: 'dave left' }, 'the room goes on')
     t.same(await alice.next(), { type: 'chat.message', user: 'alice', text: 'dave left' })

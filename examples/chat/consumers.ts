@@ -16,7 +16,8 @@ export function messageText (content: unknown): string | null {
   return trimmed.length > 0 && trimmed.length <= MAX_TEXT ? trimmed : null
 }
 
-export class ChatConsumer extends AsyncJsonWebsocketConsumer {
+// The type parameter types the URL kwargs (path('ws/chat/<str:room>/', ...) gives `room`).
+export class ChatConsumer extends AsyncJsonWebsocketConsumer<{ room: string }> {
   // Joined before connect() and left after disconnect(): every connected
   // client is in 'lobby', so POST /announce/ reaches all rooms at once.
   override groups = ['lobby']
@@ -24,7 +25,7 @@ export class ChatConsumer extends AsyncJsonWebsocketConsumer {
   user = ''
 
   override async connect (): Promise<void> {
-    const group = roomGroup(String(this.scope.urlRoute.kwargs.room))
+    const group = roomGroup(this.scope.urlRoute.kwargs.room)
     if (group === null) {
       await this.close() // Before accept(): the handshake is refused with 403.
       return
@@ -36,8 +37,11 @@ export class ChatConsumer extends AsyncJsonWebsocketConsumer {
     await this.channelLayer.groupSend(this.roomGroup, { type: 'user.joined', user: this.user })
   }
 
+  // Leave the room first, so the notice goes only to those still in it.
   override async disconnect (_code: number): Promise<void> {
-    if (this.roomGroup !== '') await this.channelLayer.groupDiscard(this.roomGroup, this.channelName)
+    if (this.roomGroup === '') return
+    await this.channelLayer.groupDiscard(this.roomGroup, this.channelName)
+    await this.channelLayer.groupSend(this.roomGroup, { type: 'user.left', user: this.user })
   }
 
   // A frame from this client: { "text": "..." }. (A frame that is not JSON
@@ -62,5 +66,9 @@ export class ChatConsumer extends AsyncJsonWebsocketConsumer {
 
   async userJoined (event: { user: string }): Promise<void> {
     await this.sendJson({ type: 'user.joined', user: event.user })
+  }
+
+  async userLeft (event: { user: string }): Promise<void> {
+    await this.sendJson({ type: 'user.left', user: event.user })
   }
 }

@@ -20,11 +20,17 @@ export interface IncomingFrame { text?: string, bytes?: Buffer }
 
 export const kConnection = Symbol('fastify-async-views.connection')
 
-/** What `asHandler()` returns: mount it in `websocket.urlpatterns` (as an HTTP view it answers 426). */
-export interface ConsumerHandler extends ViewFunction<Record<string, unknown>> {
+/**
+ * What `asHandler()` returns: mount it in `websocket.urlpatterns` (as an HTTP view it answers 426).
+ * `K` is the consumer's URL kwargs type, so `path()` checks the route gives them.
+ */
+export interface ConsumerHandler<K = Record<string, unknown>> extends ViewFunction<K> {
   consumerClass: new () => AsyncConsumer
   initkwargs: Readonly<Record<string, unknown>>
 }
+
+/** The URL kwargs a consumer class declares with its type parameter (`AsyncWebsocketConsumer<{ room: string }>`). */
+type KwargsOfConsumer<T> = T extends { scope: Scope<infer K> } ? K : Record<string, unknown>
 
 const baseMethods = new Set<string>()
 
@@ -83,7 +89,7 @@ export class AsyncConsumer {
   }
 
   /** A handler for `websocket.urlpatterns`; `initkwargs` set attributes on each instance. */
-  static asHandler<T extends AsyncConsumer> (this: new () => T, initkwargs: Partial<Omit<T, keyof AsyncConsumer>> = {}): ConsumerHandler {
+  static asHandler<T extends AsyncConsumer> (this: new () => T, initkwargs: Partial<Omit<T, keyof AsyncConsumer>> = {}): ConsumerHandler<KwargsOfConsumer<T>> {
     const Cls = this
     const probe = new Cls() as unknown as Record<string, unknown>
     for (const key of Object.keys(initkwargs)) {
@@ -91,7 +97,7 @@ export class AsyncConsumer {
     }
     const handler = function (_request: HttpRequest): HttpResponse {
       return new HttpResponse('This URL only speaks WebSocket.', { status: 426, headers: { upgrade: 'websocket', connection: 'Upgrade' }, contentType: 'text/plain; charset=utf-8' })
-    } as unknown as ConsumerHandler
+    } as unknown as ConsumerHandler<KwargsOfConsumer<T>>
     Object.defineProperty(handler, 'name', { value: Cls.name })
     handler.consumerClass = Cls
     handler.initkwargs = Object.freeze({ ...initkwargs })

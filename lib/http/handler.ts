@@ -3,14 +3,14 @@ import { kApply, kInner, kMatchData } from '../symbols.js'
 import type { FlatPattern } from '../urls/compile.js'
 import type { RouteMatch } from '../urls/router.js'
 import type { Chain } from '../middleware/chain.js'
-import type { ViewFunction } from '../views/types.js'
+import type { ViewFunction, ViewResult } from '../views/types.js'
 import { HttpRequest, NO_MATCH, type RequestContext } from './request.js'
 import { HttpResponse, JsonResponse, isPlainObject, type SendContext } from './response.js'
 import { Http404 } from './exceptions.js'
 import { PRODUCTION_500, debugDetails, messageOf, problemResponse, read, safeCopy, statusOfViewError } from './problems.js'
 
 /** Django's `handler400/403/404` take the exception; `handler500` only the request. */
-export type ErrorView = (request: HttpRequest, exception?: unknown) => unknown
+export type ErrorView = (request: HttpRequest, exception?: unknown) => ViewResult | Promise<ViewResult>
 
 export interface HandlerOptions {
   debug: boolean

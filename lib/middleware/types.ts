@@ -22,6 +22,8 @@ export interface MiddlewareFunction {
 /** A middleware instance that is an object with `call` (Python's `__call__`). */
 export interface MiddlewareObject {
   call (request: HttpRequest, getResponse: GetResponse): HttpResponse | Promise<HttpResponse>
+  /** Not a function: every function has `call` (Function.prototype's), but that is no middleware. */
+  apply?: never
   processView?: ProcessView
   processException?: ProcessException
 }

@@ -25,20 +25,39 @@ function pick (module: Record<string, unknown>, href: string, name: string): Fn 
   return fn as Fn
 }
 
+// piscina require()s the worker script; under tsx that makes this copy of the
+// package CommonJS. A user's module must then be required too: imported, it
+// would get the ESM copy of the package (other classes, another bridge state).
+const commonJS = typeof module !== 'undefined'
+
 /** Loads an export (modules are imported once per thread). */
 export async function loadExport (href: string, name: string): Promise<Fn> {
-  let module = loaded.get(href)
-  if (module === undefined) {
-    try {
-      module = await import(href) as Record<string, unknown>
-    } catch (error) {
-      // Under tsx on Node 20, import() of .ts is hooked on the main thread only; require() is hooked in workers too.
-      if ((error as { code?: string })?.code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw error
-      module = require(fileURLToPath(href)) as Record<string, unknown>
-    }
-    loaded.set(href, module)
+  let found = loaded.get(href)
+  if (found === undefined) {
+    found = commonJS ? await requireOrImport(href) : await importOrRequire(href)
+    loaded.set(href, found)
   }
-  return pick(module, href, name)
+  return pick(found, href, name)
+}
+
+async function importOrRequire (href: string): Promise<Record<string, unknown>> {
+  try {
+    return await import(href) as Record<string, unknown>
+  } catch (error) {
+    // Under tsx on Node 20, import() of .ts is hooked on the main thread only; require() is hooked in workers too.
+    if ((error as { code?: string })?.code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw error
+    return require(fileURLToPath(href)) as Record<string, unknown>
+  }
+}
+
+async function requireOrImport (href: string): Promise<Record<string, unknown>> {
+  try {
+    return require(fileURLToPath(href)) as Record<string, unknown>
+  } catch (error) {
+    // A module with top-level await cannot be required: import it, as before.
+    if ((error as { code?: string })?.code !== 'ERR_REQUIRE_ASYNC_MODULE') throw error
+    return await import(href) as Record<string, unknown>
+  }
 }
 
 const require = createRequire(import.meta.url)

@@ -80,8 +80,10 @@ export type URLEntry = URLPattern | URLResolver
  * `path('articles/<int:year>/', view, { name })`: a Django route with converters.
  * The view's kwargs are typed from the route string.
  */
-export function path<R extends string> (route: R, view: ViewFunction<KwargsOf<R>>, options?: PathOptions): URLPattern
+// The view signature comes last: TypeScript 7 reports only the last overload's
+// error, so a view returning a wrong type is named there, not `Include`.
 export function path (route: string, view: Include, options?: Pick<PathOptions, 'kwargs'>): URLResolver
+export function path<R extends string> (route: R, view: ViewFunction<KwargsOf<R>>, options?: PathOptions): URLPattern
 export function path (route: string, view: ViewFunction<any> | Include, options?: PathOptions): URLEntry {
   return make('path', checkRoute(route), view, options)
 }
@@ -90,8 +92,8 @@ export function path (route: string, view: ViewFunction<any> | Include, options?
  * `rePath(/^articles\/(?<year>[0-9]{4})\/$/, view)`: a regex route. Strings may use
  * Python's `(?P<name>...)`. Named groups become string kwargs.
  */
-export function rePath (regex: string | RegExp, view: ViewFunction<Record<string, string>>, options?: PathOptions): URLPattern
 export function rePath (regex: string | RegExp, view: Include, options?: Pick<PathOptions, 'kwargs'>): URLResolver
+export function rePath (regex: string | RegExp, view: ViewFunction<Record<string, string>>, options?: PathOptions): URLPattern
 export function rePath (regex: string | RegExp, view: ViewFunction<any> | Include, options?: PathOptions): URLEntry {
   let source: string
   if (regex instanceof RegExp) {
