@@ -3,7 +3,9 @@ export type { AsyncViewsOptions } from './plugin.js'
 
 export { AsyncViewsError, ImproperlyConfigured, NoReverseMatch, ChannelFull, ChannelLayerUnavailable } from './errors.js'
 
-export { path, rePath, include, URLPattern, URLResolver, Include } from './urls/patterns.js'
+export { include, URLPattern, URLResolver, Include } from './urls/patterns.js'
+export { path, rePath } from './views/paths.js'
+export type { PathFunction, RePathFunction } from './views/paths.js'
 export type { PathOptions, URLConf, URLConfModule, URLEntry } from './urls/patterns.js'
 export { registerConverter } from './urls/converters.js'
 export type { Converter, Converters } from './urls/converters.js'
@@ -12,7 +14,8 @@ export type { ReverseOptions, ReverseFunction, QueryInput } from './urls/reverse
 export { reverse, resolve } from './urls/base.js'
 
 export { HttpRequest } from './http/request.js'
-export type { ResolverMatch, AsyncViewsTypes, RequestUser } from './http/request.js'
+export type { AsyncViewsTypes, RequestUser } from './http/request.js'
+export type { ResolverMatch } from './urls/resolver-match.js'
 export { QueryDict } from './http/querydict.js'
 export { RequestHeaders, ResponseHeaders } from './http/headers.js'
 export type { HeaderValue } from './http/headers.js'
@@ -44,8 +47,8 @@ export {
   DisallowedRedirect,
   MiddlewareNotUsed
 } from './http/exceptions.js'
-export { Resolver404 } from './http/handler.js'
-export type { ErrorView } from './http/handler.js'
+export { Resolver404 } from './http/exceptions.js'
+export type { ErrorView } from './http/error-policy.js'
 
 export { View } from './views/view.js'
 export type { ClassBasedView } from './views/view.js'
@@ -53,7 +56,7 @@ export { RedirectView } from './views/redirect-view.js'
 export { requireHttpMethods, requireGET, requirePOST, requireSAFE } from './views/decorators.js'
 export { redirect, getObjectOr404, getListOr404 } from './views/shortcuts.js'
 export type { RedirectOptions } from './views/shortcuts.js'
-export type { ViewFunction, ViewResult } from './views/types.js'
+export type { ViewFunction, ViewResult } from './http/view-types.js'
 
 export type { Middleware, MiddlewareFunction, MiddlewareObject, MiddlewareInstance, GetResponse, ProcessView, ProcessException } from './middleware/types.js'
 export { TimingMiddleware, createTimingMiddleware, SecurityMiddleware, createSecurityMiddleware } from './middleware/builtins.js'

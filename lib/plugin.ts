@@ -4,22 +4,26 @@ import { STATUS_CODES } from 'node:http'
 import { isAbsolute, resolve as resolvePath_ } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { ImproperlyConfigured } from './errors.js'
-import { kInner, kViewRoute } from './symbols.js'
-import { Handler, Resolver404, type ErrorView, type Sent } from './http/handler.js'
-import { DisallowedHost } from './http/exceptions.js'
+import { kViewRoute } from './symbols.js'
+import { Resolver404 } from './http/exceptions.js'
+import { ErrorPolicy, type ErrorView } from './http/error-policy.js'
+import { disallowedHost, isValidHost } from './http/host.js'
+import type { HttpRequest } from './http/request.js'
 import { HttpResponsePermanentRedirect, type HttpResponse } from './http/response.js'
+import { sendResponse } from './http/send.js'
 import { PRODUCTION_500, debugDetails, messageOf, read, safeCopy } from './http/problems.js'
 import { hasBody, teeRawBody } from './http/raw-body.js'
-import { buildChain } from './middleware/chain.js'
 import { installMiddleware } from './middleware/adapter.js'
+import { Dispatcher } from './middleware/dispatcher.js'
 import type { Middleware } from './middleware/types.js'
 import { flatten, type FlatPattern } from './urls/compile.js'
 import type { URLConf } from './urls/patterns.js'
 import { buildRoutes, resolvePath, type RouteGroup } from './urls/router.js'
 import { Reverser, type ReverseOptions } from './urls/reverse.js'
-import { describe } from './urls/patterns.js'
+import { describe } from './describe.js'
 import { setAppReady, type AppUrls } from './urls/base.js'
-import { resolverMatchOf, type ResolverMatch } from './http/request.js'
+import { resolverMatchOf, type ResolverMatch } from './urls/resolver-match.js'
+import { isFastifyDefaultErrorHandler } from './compat.js'
 import { bridge, type SyncOptions } from './sync/bridge.js'
 import { InMemoryChannelLayer } from './channels/memory.js'
 import type { ChannelLayer, LayerOptions } from './channels/layer.js'
@@ -55,18 +59,6 @@ export interface AsyncViewsOptions {
 
 const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE']
 const KNOWN = new Set(['urlpatterns', 'urlconf', 'middleware', 'appendSlash', 'debug', 'handler400', 'handler403', 'handler404', 'handler500', 'websocket', 'channelLayer', 'sync', 'prefix', 'logLevel', 'logSerializers'])
-// A valid host[:port] (Django's host_validation_re).
-const HOST = /^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(:[0-9]+)?$/i
-
-let fastifyDefaultErrorHandler: unknown
-
-async function defaultErrorHandler (): Promise<unknown> {
-  if (fastifyDefaultErrorHandler === undefined) {
-    const { default: Fastify } = await import('fastify')
-    fastifyDefaultErrorHandler = Fastify().errorHandler
-  }
-  return fastifyDefaultErrorHandler
-}
 
 const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews (app, options) {
   checkOptions(options)
@@ -76,33 +68,27 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
   const routes = buildRoutes(patterns)
   const reverser = new Reverser(patterns, prefix)
   const reverse = (name: string, opts?: ReverseOptions): string => reverser.reverse(name, opts)
-  const defaultHandler = await defaultErrorHandler()
-  const appendSlash = options.appendSlash !== false && patterns.length > 0 ? appendSlashRedirect(patterns, prefix) : undefined
+  const userErrorHandler = (): boolean => !isFastifyDefaultErrorHandler(app.errorHandler)
 
-  const handler = new Handler({
-    appendSlash,
-    debug,
-    handlers: { 400: options.handler400, 403: options.handler403, 404: options.handler404, 500: options.handler500 },
-    patterns,
+  const dispatcher = new Dispatcher({
+    policy: new ErrorPolicy({
+      debug,
+      handlers: { 400: options.handler400, 403: options.handler403, 404: options.handler404, 500: options.handler500 },
+      tried: patterns.map((flat) => flat.pattern.name === undefined ? flat.route : `${flat.route} [name='${flat.pattern.name}']`),
+      userErrorHandler
+    }),
     context: { prefixLength: prefix.length, reverse },
-    hasUserErrorHandler: () => app.errorHandler !== defaultHandler,
+    middleware: options.middleware,
+    // As Django: logged only in debug, with the exception's message when it has one.
+    onNotUsed: debug ? (name, error) => app.log.debug(error.message === '' ? `MiddlewareNotUsed: ${name}` : `MiddlewareNotUsed(${name}): ${error.message}`) : undefined,
+    appendSlash: options.appendSlash !== false && patterns.length > 0 ? appendSlashRedirect(patterns, prefix) : undefined,
     blockingWarnMs: debug ? options.sync?.blockingWarnMs ?? 100 : undefined
   })
+  if (dispatcher.chain !== undefined) installMiddleware(app, dispatcher)
 
   if (options.sync !== undefined) bridge.configure(options.sync)
   // The bridge is process-wide; closing the app terminates its threads (a later call starts new ones).
   app.addHook('onClose', async () => { await bridge.close() })
-
-  if (options.middleware !== undefined && options.middleware.length > 0) {
-    const chain = buildChain(options.middleware, (request) => (request[kInner] as NonNullable<typeof request[typeof kInner]>)(request), handler.convert,
-      // As Django: logged only in debug, with the exception's message when it has one.
-      debug ? (name, error) => app.log.debug(error.message === '' ? `MiddlewareNotUsed: ${name}` : `MiddlewareNotUsed(${name}): ${error.message}`) : undefined,
-      debug ? (name, ms, request) => handler.warnIfSlow(`middleware ${name}`, ms, request) : undefined)
-    if (chain.names.length > 0) {
-      handler.chain = chain
-      installMiddleware(app, handler, chain)
-    }
-  }
 
   const layer = await createLayer(options.channelLayer)
   layer.log ??= app.log
@@ -129,7 +115,7 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
     throw new ImproperlyConfigured('fastify-async-views is registered twice in the same context; register it once per encapsulation context', { cause: error })
   }
 
-  installNotFound(app, handler, prefix, options)
+  installNotFound(app, dispatcher, prefix, options, patterns.length > 0)
   // The module-level reverse()/resolve() serve the one ready app (see urls/base.ts).
   app.addHook('onReady', async () => { setAppReady(urls, true) })
   app.addHook('onClose', async () => { setAppReady(urls, false) })
@@ -137,7 +123,7 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
   // Our view routes' errors that reach Fastify: the user's handler if they set one, else our bodies.
   const routeErrorHandler = function (this: FastifyInstance, error: FastifyError, req: FastifyRequest, reply: FastifyReply): unknown {
     const current = app.errorHandler
-    if (current !== defaultHandler) return current.call(app, error, req, reply)
+    if (!isFastifyDefaultErrorHandler(current)) return current.call(app, error, req, reply)
     return fastifyErrorBody(error, req, reply, debug)
   }
 
@@ -149,7 +135,7 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
     // app's hooks (APPEND_SLASH, handler404, middleware) run for them. Without a prefix of
     // our own, the user's context keeps its 404 handler untouched.
     if (options.prefix !== undefined && options.prefix !== '' && options.prefix !== '/') (inner.setNotFoundHandler as () => FastifyInstance)()
-    for (const group of routes) addRoute(inner, group, handler, routeErrorHandler)
+    for (const group of routes) addRoute(inner, group, dispatcher, routeErrorHandler)
     if (websocket !== undefined) {
       for (const group of websocket.routes) {
         try {
@@ -165,24 +151,24 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
 function addRoute (
   inner: FastifyInstance,
   group: RouteGroup,
-  handler: Handler,
+  dispatcher: Dispatcher,
   errorHandler: RouteOptions['errorHandler']
 ): void {
   const { method, onRequest, preParsing, ...routeOptions } = group.owner.pattern.routeOptions as Partial<RouteOptions>
   const candidates = group.candidates
   let lastHost: string | undefined
-  const view = function (req: FastifyRequest, reply: FastifyReply): Sent {
+  const view = function (req: FastifyRequest, reply: FastifyReply): void {
     const host = req.raw.headers.host
     if (host !== lastHost && host !== undefined) {
-      if (!HOST.test(host)) return handler.serveError(req, reply, () => new DisallowedHost(`Invalid HTTP_HOST header: ${JSON.stringify(host)}.`))
+      if (!isValidHost(host)) return dispatcher.serveError(req, reply, () => disallowedHost(host))
       lastHost = host
     }
     const params = req.params as Record<string, string>
     for (let i = 0; i < candidates.length; i++) {
       const match = candidates[i].match(params)
-      if (match !== null) return handler.serveView(req, reply, match)
+      if (match !== null) return dispatcher.serveView(req, reply, match)
     }
-    return handler.serveNotFound(req, reply)
+    return dispatcher.serveNotFound(req, reply, resolver404)
   }
   Object.defineProperty(view, 'name', { value: group.owner.view.name || 'view' })
   const hooks = [onRequest].flat().filter((h) => h !== undefined) as onRequestHookHandler[]
@@ -308,18 +294,18 @@ function appendSlashRedirect (patterns: readonly FlatPattern[], prefix: string):
 }
 
 /** APPEND_SLASH, handler404 and the debug 404 for requests no route matched. */
-function installNotFound (app: FastifyInstance, handler: Handler, prefix: string, options: AsyncViewsOptions): void {
-  const appendSlash = handler.options.appendSlash
+function installNotFound (app: FastifyInstance, dispatcher: Dispatcher, prefix: string, options: AsyncViewsOptions, hasPatterns: boolean): void {
+  const appendSlash = options.appendSlash !== false && hasPatterns
   const own404 = options.handler404 !== undefined || options.debug === true
-  if (appendSlash === undefined && !own404) return
+  if (!appendSlash && !own404) return
   app.addHook('onRequest', function notFound (req, reply, done) {
     if (!req.is404) {
       done()
       return
     }
-    const redirect = appendSlash?.(req)
+    const redirect = dispatcher.appendSlashFor(req)
     if (redirect !== undefined) {
-      handler.send(reply, redirect)
+      sendResponse(reply, redirect, dispatcher.context, dispatcher.policy.debug)
       return
     }
     const url = req.raw.url ?? '/'
@@ -327,12 +313,14 @@ function installNotFound (app: FastifyInstance, handler: Handler, prefix: string
     const rawPath = q === -1 ? url : url.slice(0, q)
     if (own404 && (rawPath === prefix || rawPath.startsWith(prefix + '/'))) {
       // Rejects only to hand the error to the user's Fastify error handler.
-      Promise.resolve(handler.serveError(req, reply, (request) => new Resolver404(request.pathInfo))).catch((error) => reply.send(error))
+      Promise.resolve(dispatcher.serveError(req, reply, resolver404)).catch((error) => reply.send(error))
       return
     }
     done()
   })
 }
+
+const resolver404 = (request: HttpRequest): Resolver404 => new Resolver404(request.pathInfo)
 
 function joinPrefix (outer: string, own: string | undefined): string {
   let prefix = (outer ?? '') + (own ?? '')

@@ -1,6 +1,6 @@
 import type { HttpRequest } from '../http/request.js'
 import { HttpResponse } from '../http/response.js'
-import type { ViewFunction } from '../views/types.js'
+import type { ViewFunction } from '../http/view-types.js'
 import { encodeJson } from './json.js'
 import type { ChannelLayer, LayerMessage } from './layer.js'
 import type { Scope } from './scope.js'

@@ -37,3 +37,12 @@ export class MiddlewareNotUsed extends Error {
 
 /** A redirect to a URL whose scheme is not http, https or ftp: 400. */
 export class DisallowedRedirect extends SuspiciousOperation {}
+
+/** An Http404 raised by routing: no pattern matched (the debug 404 lists what was tried). */
+export class Resolver404 extends Http404 {
+  readonly path: string
+  constructor (path: string) {
+    super(`The current path, ${path}, didn't match any of these.`)
+    this.path = path
+  }
+}

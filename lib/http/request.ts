@@ -1,30 +1,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { FlatPattern } from '../urls/compile.js'
 import type { ReverseOptions } from '../urls/reverse.js'
+import type { RouteMatch } from '../urls/router.js'
+import { resolverMatchOf, type ResolverMatch } from '../urls/resolver-match.js'
 import type { ChannelLayer } from '../channels/layer.js'
 import { QueryDict } from './querydict.js'
 import { RequestHeaders } from './headers.js'
 import { parseCookies } from './cookies.js'
-import { BadRequest, DisallowedHost } from './exceptions.js'
+import { BadRequest } from './exceptions.js'
+import { disallowedHost, isValidHost } from './host.js'
 import { iriToUri, urljoin, urlsplit } from './iri.js'
-import { kInner, kMatchData } from '../symbols.js'
-
-/** Django's `request.resolver_match`: which pattern matched and with what. */
-export interface ResolverMatch {
-  /** The view function. */
-  func: unknown
-  args: string[]
-  kwargs: Record<string, unknown>
-  urlName: string | undefined
-  /** The matched route, prefixes of includes folded in (`blog/<int:year>/`). */
-  route: string
-  namespaces: string[]
-  namespace: string
-  appNames: string[]
-  appName: string
-  /** `ns:name`, or the view's function name when it has no URL name. */
-  viewName: string
-}
+import { kMatchData, kReply } from '../symbols.js'
 
 /** What the plugin knows about the app when it builds a request. */
 export interface RequestContext {
@@ -33,15 +18,17 @@ export interface RequestContext {
   reverse (name: string, options?: ReverseOptions): string
 }
 
-/** Match data kept by the request until a view reads `resolverMatch`. */
-export interface MatchData {
-  pattern: FlatPattern | undefined
-  args: string[]
-  kwargs: Record<string, unknown>
+/** A request that reached the view routes but no view: the error it answers with. */
+export interface RoutingError {
+  pattern: undefined
+  error: unknown
 }
 
-// A valid host[:port]: a DNS name, IPv4, or bracketed IPv6 (Django's host_validation_re).
-const HOST = /^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(:[0-9]+)?$/i
+/**
+ * What routing made of a request: a pattern and its arguments, or the error
+ * (404, bad host) it gets. None for a plain Fastify route.
+ */
+export type MatchData = RouteMatch | RoutingError
 
 /**
  * What a view gets: Django's HttpRequest over a FastifyRequest. Members are
@@ -256,7 +243,7 @@ export class HttpRequest {
   /** Host and port from the Host header (or X-Forwarded-Host under `trustProxy`); invalid -> DisallowedHost (400). */
   getHost (): string {
     const host = this.fastify.host
-    if (!HOST.test(host)) throw new DisallowedHost(`Invalid HTTP_HOST header: ${JSON.stringify(host)}.`)
+    if (!isValidHost(host)) throw disallowedHost(host)
     return host
   }
 
@@ -310,11 +297,11 @@ export class HttpRequest {
     return `<HttpRequest: ${this.method} '${this.getFullPath()}'>`
   }
 
-  /** @internal the match this request was routed with. */
+  /** @internal what routing made of this request (undefined on a plain Fastify route). */
   get [kMatchData] (): MatchData | undefined { return this.#match }
 
-  /** @internal what the innermost layer of the middleware chain calls. */
-  declare [kInner]: ((request: HttpRequest) => Promise<import('./response.js').HttpResponse>) | undefined
+  /** @internal the reply this request is answered on. */
+  get [kReply] (): FastifyReply { return this.#reply }
 }
 
 /**
@@ -411,32 +398,8 @@ export function decodedPath (url: string): string {
   }
 }
 
-/** Django's ResolverMatch for a matched pattern. */
-export function resolverMatchOf (match: MatchData & { pattern: FlatPattern }): ResolverMatch {
-  const flat = match.pattern
-  const urlName = flat.pattern.name
-  const namespace = flat.namespaces.join(':')
-  const func = flat.view
-  return {
-    func,
-    args: match.args,
-    kwargs: match.kwargs,
-    urlName,
-    route: flat.route,
-    namespaces: flat.namespaces,
-    namespace,
-    appNames: flat.appNames,
-    appName: flat.appNames.join(':'),
-    viewName: urlName === undefined ? (func.name || '<anonymous>') : namespace === '' ? urlName : `${namespace}:${urlName}`
-  }
-}
-
-/** Match data of a request that reached no pattern: `resolverMatch` is null, as in Django. */
-export const NO_MATCH: MatchData = Object.freeze({ pattern: undefined, args: [], kwargs: {} }) as MatchData
-
 function buildMatch (match: MatchData | undefined, request: FastifyRequest): ResolverMatch | null {
-  if (match === NO_MATCH) return null
-  if (match?.pattern !== undefined) return resolverMatchOf(match as MatchData & { pattern: FlatPattern })
+  if (match !== undefined) return match.pattern === undefined ? null : resolverMatchOf(match)
   if (request.is404) return null
   const options = request.routeOptions
   const params = (request.params ?? {}) as Record<string, unknown>

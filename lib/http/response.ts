@@ -169,6 +169,12 @@ export class HttpResponse {
   }
 }
 
+// Every promise resolved with a response looks up its `then` (is it a thenable?);
+// a response passes through several per request (view, each middleware layer).
+// Found on the first prototype, the lookup stops there instead of walking to
+// Object.prototype. It is undefined, so a response is still no thenable.
+Object.defineProperty(HttpResponse.prototype, 'then', { value: undefined })
+
 function toBody (content: Content): string | Buffer {
   if (typeof content === 'string' || Buffer.isBuffer(content)) return content
   if (content instanceof Uint8Array) return Buffer.from(content.buffer, content.byteOffset, content.byteLength)

@@ -1,6 +1,6 @@
 import type { HttpRequest } from '../http/request.js'
 import type { HttpResponse } from '../http/response.js'
-import type { ViewFunction } from '../views/types.js'
+import type { ViewFunction } from '../http/view-types.js'
 
 /** Calls the rest of the chain; never throws (errors arrive as responses). */
 export type GetResponse = (request: HttpRequest) => Promise<HttpResponse>

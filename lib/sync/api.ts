@@ -5,7 +5,7 @@ import {
   HttpResponseForbidden, HttpResponseNotFound, HttpResponseGone, HttpResponseServerError, HttpResponseNotAllowed
 } from '../http/response.js'
 import { kDeferredLocation } from '../symbols.js'
-import type { ViewFunction, ViewResult } from '../views/types.js'
+import type { ViewFunction, ViewResult } from '../http/view-types.js'
 import { bridge } from './bridge.js'
 import { moduleHref } from './modules.js'
 import type { PackedViewResult, RequestSnapshot } from './protocol.js'

@@ -49,7 +49,8 @@ export function buildWorkerRequest (snapshot: RequestSnapshot): HttpRequest {
     prefixLength: snapshot.prefixLength,
     reverse: (name: string, options?: ReverseOptions): string => callMainSync(REVERSE_HREF, String(snapshot.token), [name, options]) as string
   }
-  const match: MatchData | undefined = snapshot.match === null ? undefined : { pattern: undefined, args: snapshot.match.args, kwargs: snapshot.match.kwargs }
+  // resolverMatch is set below from the snapshot; no view runs through this request here.
+  const match: MatchData | undefined = snapshot.match === null ? undefined : { pattern: undefined, error: undefined }
   const request = new HttpRequest(fake as unknown as FastifyRequest, { raw: replyRaw } as unknown as FastifyReply, context, match)
   if (snapshot.match !== null) {
     const m = snapshot.match

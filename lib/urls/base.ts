@@ -3,7 +3,7 @@
 // app with the plugin registers its own, so these work while exactly one is
 // ready and refuse (naming the way out) when there are several.
 import { ImproperlyConfigured } from '../errors.js'
-import type { ResolverMatch } from '../http/request.js'
+import type { ResolverMatch } from './resolver-match.js'
 import type { ReverseOptions } from './reverse.js'
 
 /** What an app's plugin instance offers the module-level functions. */

@@ -1,7 +1,7 @@
 import { ImproperlyConfigured } from '../errors.js'
-import type { ViewFunction } from '../views/types.js'
 import { getConverter, type Converter } from './converters.js'
-import { Include, URLPattern, URLResolver, describe, type URLConf, type URLEntry } from './patterns.js'
+import { describe } from '../describe.js'
+import { Include, URLPattern, URLResolver, type PatternView, type URLConf, type URLEntry } from './patterns.js'
 import { captureGroups, escapeRegex, literalPrefix, pythonToJs } from './regex.js'
 
 /** A piece of a flattened pattern: literal text, a converter, or raw regex. */
@@ -23,7 +23,7 @@ export interface FlatPattern {
   /** The namespaced includes above it, outermost first (one object per include). */
   nsLevels: NamespaceLevel[]
   defaultKwargs: Record<string, unknown> | undefined
-  view: ViewFunction<any>
+  view: PatternView
 }
 
 /** One namespaced `include()`: its instance namespace and application namespace. */

@@ -1,7 +1,6 @@
 import type { HTTPMethods, RouteShorthandOptions } from 'fastify'
 import { ImproperlyConfigured } from '../errors.js'
-import type { ViewFunction } from '../views/types.js'
-import type { KwargsOf } from './types.js'
+import { describe } from '../describe.js'
 
 /** Options of `path()` / `rePath()`: Django's `name` and `kwargs`, plus any Fastify route option. */
 export interface PathOptions extends RouteShorthandOptions {
@@ -13,16 +12,22 @@ export interface PathOptions extends RouteShorthandOptions {
   method?: HTTPMethods | HTTPMethods[]
 }
 
+/**
+ * What a pattern mounts, as the URL engine sees it: something callable. The
+ * view contract (request in, response out) is typed above, in views/paths.ts.
+ */
+export type PatternView = (request: never, kwargs: never) => unknown
+
 /** One URL pattern: a route (or regex) and the view it calls. */
 export class URLPattern {
   readonly kind: 'path' | 'regex'
   readonly route: string
-  readonly view: ViewFunction<any>
+  readonly view: PatternView
   readonly name: string | undefined
   readonly defaultKwargs: Record<string, unknown> | undefined
   readonly routeOptions: RouteShorthandOptions & { method?: HTTPMethods | HTTPMethods[] }
 
-  constructor (kind: 'path' | 'regex', route: string, view: ViewFunction<any>, options: PathOptions = {}) {
+  constructor (kind: 'path' | 'regex', route: string, view: PatternView, options: PathOptions = {}) {
     const { name, kwargs, ...routeOptions } = options
     if (name !== undefined && (typeof name !== 'string' || name === '' || name.includes(':'))) {
       throw new ImproperlyConfigured(`URL pattern ${JSON.stringify(route)}: name must be a non-empty string without ':' (got ${JSON.stringify(name)})`)
@@ -76,25 +81,13 @@ export class URLResolver {
 
 export type URLEntry = URLPattern | URLResolver
 
-/**
- * `path('articles/<int:year>/', view, { name })`: a Django route with converters.
- * The view's kwargs are typed from the route string.
- */
-// The view signature comes last: TypeScript 7 reports only the last overload's
-// error, so a view returning a wrong type is named there, not `Include`.
-export function path (route: string, view: Include, options?: Pick<PathOptions, 'kwargs'>): URLResolver
-export function path<R extends string> (route: R, view: ViewFunction<KwargsOf<R>>, options?: PathOptions): URLPattern
-export function path (route: string, view: ViewFunction<any> | Include, options?: PathOptions): URLEntry {
+/** `path(route, view | include(...), options)`; typed for users in views/paths.ts. */
+export function path (route: string, view: PatternView | Include, options?: PathOptions): URLEntry {
   return make('path', checkRoute(route), view, options)
 }
 
-/**
- * `rePath(/^articles\/(?<year>[0-9]{4})\/$/, view)`: a regex route. Strings may use
- * Python's `(?P<name>...)`. Named groups become string kwargs.
- */
-export function rePath (regex: string | RegExp, view: Include, options?: Pick<PathOptions, 'kwargs'>): URLResolver
-export function rePath (regex: string | RegExp, view: ViewFunction<Record<string, string>>, options?: PathOptions): URLPattern
-export function rePath (regex: string | RegExp, view: ViewFunction<any> | Include, options?: PathOptions): URLEntry {
+/** `rePath(regex, view | include(...), options)`; typed for users in views/paths.ts. */
+export function rePath (regex: string | RegExp, view: PatternView | Include, options?: PathOptions): URLEntry {
   let source: string
   if (regex instanceof RegExp) {
     if (regex.flags.replace(/[gyd]/g, '') !== '') throw new ImproperlyConfigured(`rePath(${String(regex)}): regex flags are not supported`)
@@ -107,7 +100,7 @@ export function rePath (regex: string | RegExp, view: ViewFunction<any> | Includ
   return make('regex', source, view, options)
 }
 
-function make (kind: 'path' | 'regex', route: string, view: ViewFunction<any> | Include, options: PathOptions | undefined): URLEntry {
+function make (kind: 'path' | 'regex', route: string, view: PatternView | Include, options: PathOptions | undefined): URLEntry {
   if (view instanceof Include) {
     const extra = options === undefined ? [] : Object.keys(options).filter((key) => key !== 'kwargs')
     if (extra.length > 0) throw new ImproperlyConfigured(`path(${JSON.stringify(route)}, include(...)) takes only the kwargs option (got ${extra.join(', ')})`)
@@ -134,12 +127,4 @@ export function include (source: Include['source'], options: { namespace?: strin
     throw new ImproperlyConfigured(`include(): namespace must be a non-empty string without ':' (got ${JSON.stringify(options.namespace)})`)
   }
   return new Include(source, options.namespace)
-}
-
-export function describe (value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'object') return `an object (${Object.getPrototypeOf(value)?.constructor?.name ?? 'null prototype'})`
-  if (value === undefined) return 'undefined'
-  return `a ${typeof value}`
 }

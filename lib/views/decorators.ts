@@ -1,6 +1,6 @@
 import type { HttpRequest } from '../http/request.js'
 import { HttpResponseNotAllowed } from '../http/response.js'
-import type { ViewFunction, ViewResult } from './types.js'
+import type { ViewFunction, ViewResult } from '../http/view-types.js'
 
 /** Answers 405 (with `Allow`) unless the request method is one of `methods`. */
 export function requireHttpMethods (methods: readonly string[]) {

@@ -1,6 +1,6 @@
 import type { HttpRequest } from '../http/request.js'
 import { HttpResponse, HttpResponseNotAllowed } from '../http/response.js'
-import type { ViewFunction, ViewResult } from './types.js'
+import type { ViewFunction, ViewResult } from '../http/view-types.js'
 
 type Handler = (request: HttpRequest, kwargs: any) => ViewResult | Promise<ViewResult>
 

@@ -1,5 +1,5 @@
-import type { HttpRequest } from '../http/request.js'
-import type { HttpResponse } from '../http/response.js'
+import type { HttpRequest } from './request.js'
+import type { HttpResponse } from './response.js'
 
 /**
  * What a view may return: a response, or a plain object/array sent as JSON

@@ -1,0 +1,60 @@
+import type { FastifyReply } from 'fastify'
+import { kApply } from '../symbols.js'
+import { HttpResponse, JsonResponse, isPlainObject, type SendContext } from './response.js'
+import { describe } from '../describe.js'
+import { PRODUCTION_500, debugDetails, messageOf } from './problems.js'
+
+/** What the view handlers return: nothing once the reply is sent, or a promise of that. */
+export type Sent = void | Promise<void>
+
+/** A view's return value as a response: objects and arrays become JSON (Django's view contract). */
+export function toResponse (result: unknown, view: { name: string }): HttpResponse {
+  if (result instanceof HttpResponse) return result
+  if (Array.isArray(result) || isPlainObject(result)) return new JsonResponse(result, { safe: false })
+  throw new TypeError(`The view ${view.name === '' ? '<anonymous>' : view.name} didn't return an HttpResponse object. It returned ${describe(result)} instead.`)
+}
+
+/**
+ * Writes a response into the reply and sends it. Returns nothing once sent
+ * (not the reply: a thenable Fastify would wait on), or a promise while a
+ * body is still being produced.
+ */
+export function sendResponse (reply: FastifyReply, response: HttpResponse, context: SendContext, debug: boolean): Sent {
+  let payload: unknown
+  try {
+    payload = response[kApply](reply, context)
+  } catch (error) {
+    sendFailure(reply, error, debug)
+    return
+  }
+  if (payload instanceof Promise) {
+    return payload.then((ready) => { reply.send(ready); return flushStreamed(reply, ready) }, (error) => { sendFailure(reply, error, debug) })
+  }
+  reply.send(payload)
+  return flushStreamed(reply, payload)
+}
+
+/** A response that could not be written (bad redirect name, missing file): a clean 500. */
+export function sendFailure (reply: FastifyReply, error: unknown, debug: boolean): void {
+  try {
+    reply.log.error({ err: error }, 'Response could not be sent')
+  } catch {}
+  for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
+  reply.code(500).header('content-type', 'application/json; charset=utf-8')
+  reply.send(debug ? JSON.stringify({ statusCode: 500, error: 'Internal Server Error', message: messageOf(error), ...debugDetails(error) }) : PRODUCTION_500)
+}
+
+/**
+ * A streamed body's headers go out at once, as ASGI sends the response start
+ * before the body: an EventSource opens without waiting for the first event.
+ */
+export function flushStreamed (reply: FastifyReply, payload: unknown): Sent {
+  if (payload === null || typeof (payload as { pipe?: unknown })?.pipe !== 'function') return
+  setImmediate(() => {
+    const res = reply.raw as FastifyReply['raw'] & { flushHeaders?: () => void }
+    if (!res.headersSent && !res.destroyed && !res.writableEnded) res.flushHeaders?.()
+  })
+  // A stream is still being sent: the handler settles when the reply does (Fastify
+  // must not see an unsent reply and send again).
+  return Promise.resolve(reply).then(() => {}, () => {})
+}
