@@ -150,6 +150,36 @@ t.test('layer events dispatch by type: camelCase, then snake_case; base methods 
   t.ok(logs.lines.some((line) => /No handler for message type "close"/.test(line.err?.message)))
 })
 
+t.test('a consumer cannot change the event the next member of its group gets', async (t) => {
+  const seen: Array<{ who: string, text: unknown, tags: unknown, mutated: string }> = []
+  class Meddler extends AsyncJsonWebsocketConsumer {
+    override groups = ['meddled']
+    async roomNews (event: { text: string, tags: string[] }): Promise<void> {
+      let mutated = 'no'
+      try {
+        ;(event as { text: string }).text = 'changed by a consumer'
+        event.tags.push('pushed')
+        mutated = 'yes'
+      } catch (error) {
+        mutated = (error as Error).name
+      }
+      seen.push({ who: this.scope.query.get('n') ?? '?', text: event.text, tags: [...event.tags], mutated })
+      await this.sendJson({ done: true })
+    }
+  }
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/', Meddler.asHandler())] } })
+  const one = await communicator(t, instance, '/ws/?n=one')
+  const two = await communicator(t, instance, '/ws/?n=two')
+  await one.connect()
+  await two.connect()
+  await instance.channelLayer.groupSend('meddled', { type: 'room.news', text: 'as sent', tags: ['a'] })
+  await one.receiveJsonFrom()
+  await two.receiveJsonFrom()
+  t.same(seen.map((s) => s.text), ['as sent', 'as sent'], 'both consumers see the text as sent')
+  t.same(seen.map((s) => s.tags), [['a'], ['a']], 'and the list as sent')
+  t.same(seen.map((s) => s.mutated), ['TypeError', 'TypeError'], 'an event is frozen: changing it throws')
+})
+
 t.test('one event at a time per consumer, in arrival order', async (t) => {
   const seen: string[] = []
   class Serial extends AsyncJsonWebsocketConsumer {

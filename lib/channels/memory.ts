@@ -1,6 +1,7 @@
 import { ChannelFull, ChannelLayerUnavailable } from '../errors.js'
 import { checkLayerOptions, randomSuffix, kSubscribe, type ChannelLayer, type LayerLogger, type LayerOptions, type LocalReceiver } from './layer.js'
-import { checkChannelName, checkGroupName, checkMessage, type LayerMessage } from './names.js'
+import { checkChannelName, checkGroupName, type LayerMessage } from './names.js'
+import { decodeMessage, encodeMessage, shareable } from './codec.js'
 
 interface Waiter {
   resolve (message: LayerMessage): void
@@ -37,12 +38,13 @@ export class InMemoryChannelLayer implements ChannelLayer {
 
   async send (channel: string, message: LayerMessage): Promise<void> {
     checkChannelName(channel)
-    checkMessage(message)
+    // Through the codec, as on Redis: the same values arrive, the same ones are refused.
+    const text = encodeMessage(message)
     this.#open()
-    this.#deliver(channel, structuredClone(message), Date.now())
+    this.#deliver(channel, decodeMessage(text), Date.now())
   }
 
-  // Throws ChannelFull; `message` is already this send's own copy.
+  // Throws ChannelFull; `message` is decoded (frozen) for this delivery.
   #deliver (channel: string, message: LayerMessage, now: number): void {
     const receiver = this.#receivers.get(channel)
     if (receiver !== undefined) {
@@ -133,12 +135,13 @@ export class InMemoryChannelLayer implements ChannelLayer {
 
   async groupSend (group: string, message: LayerMessage): Promise<void> {
     checkGroupName(group)
-    checkMessage(message)
+    const text = encodeMessage(message)
     this.#open()
     const members = this.#groups.get(group)
     if (members === undefined) return
-    // One copy for the whole group: receivers must not change what they get.
-    const copy = structuredClone(message)
+    // One frozen message for the whole group, unless it holds Dates or bytes (never frozen): then one each.
+    const copies = !shareable(text)
+    let decoded: LayerMessage | undefined
     const now = Date.now()
     for (const [channel, expires] of members) {
       if (expires <= now) {
@@ -146,7 +149,9 @@ export class InMemoryChannelLayer implements ChannelLayer {
         continue
       }
       try {
-        this.#deliver(channel, copy, now)
+        decoded ??= decodeMessage(text)
+        this.#deliver(channel, decoded, now)
+        if (copies) decoded = undefined
       } catch (error) {
         if (!(error instanceof ChannelFull)) throw error
         this.#dropped(group, channel)

@@ -1,7 +1,8 @@
 import { Redis, type RedisOptions } from 'ioredis'
 import { ChannelFull, ChannelLayerUnavailable } from '../errors.js'
 import { checkLayerOptions, kSubscribe, randomSuffix, type ChannelLayer, type LayerLogger, type LayerOptions, type LocalReceiver } from './layer.js'
-import { checkChannelName, checkGroupName, checkMessage, nonLocalName, type LayerMessage } from './names.js'
+import { checkChannelName, checkGroupName, nonLocalName, type LayerMessage } from './names.js'
+import { decodeMessage, encodeMessage, shareable } from './codec.js'
 import { DELIVER, GROUP_ADD, GROUP_DISCARD, GROUP_SEND, GROUP_TARGETS, SEND } from './redis-scripts.js'
 
 /** Options of RedisChannelLayer; other keys go to ioredis (TLS, password, Sentinel...). */
@@ -243,9 +244,8 @@ export class RedisChannelLayer implements ChannelLayer {
 
   async send (channel: string, message: LayerMessage): Promise<void> {
     checkChannelName(channel)
-    checkMessage(message)
+    const json = encodeMessage(message)
     this.#open()
-    const json = encode(message)
     const shard = this.#shard(nonLocalName(channel))
     const member = `${this.#order()}0000|${channel}|${json}`
     const added = await this.#call(shard, async () => await shard.client.favSend(this.#channelKey(channel), Date.now(), this.expiry * 1000, this.capacity, member, Math.ceil(this.expiry) + 1))
@@ -386,13 +386,19 @@ export class RedisChannelLayer implements ChannelLayer {
   #dispatch (member: string, score: number): void {
     const decoded = decodeMember(member)
     if (decoded === undefined || score < Date.now() - this.expiry * 1000) return
-    const { list, message } = decoded
+    const { list, text } = decoded
+    let message = decoded.message
+    // One frozen message for every receiver, unless it holds Dates or bytes (never frozen): then one each.
+    const copies = !shareable(text)
     // A group's member list repeats message after message: its receivers are
     // looked up once (until a channel here subscribes or leaves), not per message.
     // Compared, not hashed: a list is thousands of characters, and equal ones usually differ in length.
     for (const { list: known, names, receivers } of this.#resolved) {
       if (known !== list) continue
-      for (let i = 0; i < receivers.length; i++) this.#deliverTo(names[i], receivers[i], message)
+      for (let i = 0; i < receivers.length; i++) {
+        this.#deliverTo(names[i], receivers[i], message)
+        if (copies) message = decodeMessage(text)
+      }
       return
     }
     // A copy (names are ASCII) to keep: slices of the member would keep it, message and all, alive.
@@ -400,6 +406,7 @@ export class RedisChannelLayer implements ChannelLayer {
     const targets = copy.split(',')
     const receivers: LocalReceiver[] = []
     for (const target of targets) {
+      if (copies && target !== targets[0]) message = decodeMessage(text)
       const receiver = this.#receivers.get(target)
       if (receiver !== undefined) {
         receivers.push(receiver)
@@ -470,9 +477,8 @@ export class RedisChannelLayer implements ChannelLayer {
 
   async groupSend (group: string, message: LayerMessage): Promise<void> {
     checkGroupName(group)
-    checkMessage(message)
+    const json = encodeMessage(message)
     this.#open()
-    const json = encode(message)
     const shard = this.#shard(group)
     const now = Date.now()
     let full: string[]
@@ -576,21 +582,14 @@ export class RedisChannelLayer implements ChannelLayer {
   }
 }
 
-function encode (message: LayerMessage): string {
-  try {
-    return JSON.stringify(message)
-  } catch (error) {
-    throw new TypeError(`A Redis channel layer message must be JSON-serialisable: ${(error as Error).message}`)
-  }
-}
-
-// `<order>|<targets>|<message JSON>` -> the comma-joined targets and the message.
-function decodeMember (member: string): { list: string, message: LayerMessage } | undefined {
+// `<order>|<targets>|<message>` -> the comma-joined targets, the encoded message and its decoded value.
+function decodeMember (member: string): { list: string, text: string, message: LayerMessage } | undefined {
   const first = member.indexOf('|')
   const second = member.indexOf('|', first + 1)
   if (first === -1 || second === -1) return undefined
+  const text = member.slice(second + 1)
   try {
-    return { list: member.slice(first + 1, second), message: JSON.parse(member.slice(second + 1)) as LayerMessage }
+    return { list: member.slice(first + 1, second), text, message: decodeMessage(text) }
   } catch {
     return undefined
   }
