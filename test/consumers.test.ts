@@ -180,6 +180,61 @@ t.test('a consumer cannot change the event the next member of its group gets', a
   t.same(seen.map((s) => s.mutated), ['TypeError', 'TypeError'], 'an event is frozen: changing it throws')
 })
 
+t.test('types whose handler name starts with _ are refused, never dispatched (Channels #1430)', async (t) => {
+  const ran: string[] = []
+  class Private extends AsyncJsonWebsocketConsumer {
+    override groups = ['private']
+    async _reset_password (): Promise<void> { ran.push('_reset_password') }
+    async _x (): Promise<void> { ran.push('_x') }
+    async X (): Promise<void> { ran.push('X') }
+    async ResetPassword (): Promise<void> { ran.push('ResetPassword') }
+    async public_ok (): Promise<void> { await this.sendJson({ ok: true }) }
+  }
+  const logs = captureLogs('error')
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/', Private.asHandler())] } }, undefined, logs)
+  for (const type of ['_reset.password', '.x']) {
+    const c = await communicator(t, instance, '/ws/')
+    await c.connect()
+    await instance.channelLayer.groupSend('private', { type: 'public.ok' })
+    t.same(await c.receiveJsonFrom(), { ok: true }, 'a public handler runs')
+    await instance.channelLayer.groupSend('private', { type })
+    const error = await c.receiveFrom().catch((e: unknown) => e) as ConnectionClosed
+    t.equal(error.closeCode, 1011, `${type}: refused like an unknown type (1011)`)
+    t.ok(logs.lines.some((line) => line.err?.message?.includes(`Malformed type in message (leading underscore): ${JSON.stringify(type)}`)), `${type}: the log says why`)
+  }
+  t.same(ran, [], 'no private (or look-alike) method ran')
+})
+
+t.test('layer messages of type websocket.receive and websocket.disconnect act as the frames would', async (t) => {
+  const disconnects: number[] = []
+  class Echo extends AsyncWebsocketConsumer {
+    override groups = ['echoes']
+    override async receive ({ text, bytes }: IncomingFrame): Promise<void> {
+      if (text !== undefined) await this.send({ text: `echo:${text}` })
+      else await this.send({ bytes: Buffer.concat([Buffer.from('echo:'), bytes as Buffer]) })
+    }
+
+    override async disconnect (code: number): Promise<void> { disconnects.push(code) }
+  }
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/', Echo.asHandler())] } })
+  const c = await communicator(t, instance, '/ws/')
+  await c.connect()
+  await instance.channelLayer.groupSend('echoes', { type: 'websocket.receive', text: 'from the group' })
+  t.equal(await c.receiveFrom(), 'echo:from the group', 'text: receive({ text }) ran')
+  await instance.channelLayer.groupSend('echoes', { type: 'websocket.receive', bytes: new Uint8Array([1, 2, 3]) })
+  const bytes = await c.receiveFrom()
+  t.ok(Buffer.isBuffer(bytes), 'bytes reach receive() as a Buffer, as a client frame would')
+  t.same([...(bytes as Buffer)], [...Buffer.from('echo:'), 1, 2, 3])
+  await instance.channelLayer.groupSend('echoes', { type: 'websocket.disconnect', code: 4321 })
+  const error = await c.receiveFrom().catch((e: unknown) => e) as ConnectionClosed
+  t.equal(error.closeCode, 1000, 'the socket is closed')
+  await sleep(50)
+  t.same(disconnects, [4321], 'disconnect() ran once, with the code of the message')
+  await instance.channelLayer.groupSend('echoes', { type: 'websocket.disconnect', code: 1 })
+  await sleep(50)
+  t.same(disconnects, [4321], 'it left the group: a second disconnect message reaches nobody')
+})
+
 t.test('one event at a time per consumer, in arrival order', async (t) => {
   const seen: string[] = []
   class Serial extends AsyncJsonWebsocketConsumer {

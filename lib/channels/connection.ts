@@ -144,7 +144,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
     socket.on('error', onError)
     socket.once('close', onSocketClose)
     if (this.state === 'closed') {
-      socket.close(1011)
+      socket.close(this.#pendingClose?.code ?? 1011)
       return
     }
     this.state = 'open'
@@ -324,6 +324,9 @@ export class Connection implements LocalReceiver, ConnectionControl {
     const consumer = this.consumer
     if (!(item instanceof Control)) {
       if (this.state === 'closed') return undefined
+      // As in Channels, layer messages of these types are handled as the client's own would be.
+      if (item.type === 'websocket.receive') return this.#layerFrame(item)
+      if (item.type === 'websocket.disconnect') return this.#layerDisconnect(item)
       return consumer.dispatch(item)
     }
     if (item.kind === 'frame') {
@@ -333,6 +336,24 @@ export class Connection implements LocalReceiver, ConnectionControl {
       return (consumer as AsyncWebsocketConsumer).receive(frame)
     }
     return this.#connect()
+  }
+
+  #layerFrame (message: LayerMessage): Promise<void> | undefined {
+    if (this.state !== 'open' && this.state !== 'accepted') return undefined
+    const { text, bytes } = message
+    if (typeof text === 'string') return (this.consumer as AsyncWebsocketConsumer).receive({ text })
+    if (bytes instanceof Uint8Array) return (this.consumer as AsyncWebsocketConsumer).receive({ bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) })
+    return Promise.reject(new TypeError("A 'websocket.receive' message needs a string 'text' or Uint8Array 'bytes'"))
+  }
+
+  // The consumer ends as if its client had closed with the message's code: the socket is closed (1000).
+  #layerDisconnect (message: LayerMessage): undefined {
+    const code = typeof message.code === 'number' ? message.code : 1000
+    if (this.state === 'open') this.socket?.close(1000)
+    else if (this.state === 'accepted') this.#pendingClose = { code: 1000, reason: undefined }
+    this.state = 'closed'
+    this.#push(new Control('disconnect', undefined, false, code))
+    return undefined
   }
 
   async #connect (): Promise<void> {

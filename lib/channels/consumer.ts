@@ -72,8 +72,11 @@ export class AsyncConsumer {
 
   /** Calls the handler for a layer event's type; none -> an error (the connection closes with 1011). */
   dispatch (message: LayerMessage): Promise<void> {
-    const name = handlerName(this, message.type)
-    if (name === undefined) return Promise.reject(new Error(`No handler for message type ${JSON.stringify(message.type)} on ${this.constructor.name}`))
+    const type = message.type
+    // As Channels (its #1430): a handler name starting with '_' (type '_a.b' or '.a') is private, never called.
+    if (type.charCodeAt(0) === 95 || type.charCodeAt(0) === 46) return Promise.reject(new Error(`Malformed type in message (leading underscore): ${JSON.stringify(type)}`))
+    const name = handlerName(this, type)
+    if (name === undefined) return Promise.reject(new Error(`No handler for message type ${JSON.stringify(type)} on ${this.constructor.name}`))
     try {
       // The handler's own promise, not another one wrapped around it.
       return Promise.resolve((this as unknown as Record<string, (m: LayerMessage) => Promise<void> | undefined>)[name](message))
