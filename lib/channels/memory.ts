@@ -16,7 +16,8 @@ interface Mailbox {
 
 /**
  * Channels' InMemoryChannelLayer: one process, no persistence. Expiry is
- * checked when messages are read or counted, never by timers.
+ * checked when messages are read or counted, and a sweep on an unref'd timer
+ * reclaims expired messages and lapsed memberships nobody touches any more.
  */
 export class InMemoryChannelLayer implements ChannelLayer {
   readonly capacity: number
@@ -27,6 +28,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
   readonly #receivers = new Map<string, LocalReceiver>()
   readonly #groups = new Map<string, Map<string, number>>()
   #closed = false
+  #sweeper: NodeJS.Timeout | undefined
 
   constructor (options: LayerOptions = {}) {
     const checked = checkLayerOptions(options)
@@ -66,6 +68,33 @@ export class InMemoryChannelLayer implements ChannelLayer {
     prune(mailbox, now)
     if (mailbox.messages.length >= this.capacity) throw new ChannelFull(`Channel ${channel} is full (${this.capacity} messages waiting)`)
     mailbox.messages.push({ message, expires: now + this.expiry * 1000 })
+    this.#sweepLater()
+  }
+
+  // Runs while there is something to reclaim: every half of the shorter expiry, 50 ms to 30 s.
+  #sweepLater (): void {
+    if (this.#sweeper !== undefined || this.#closed) return
+    const every = Math.min(Math.max(Math.min(this.expiry, this.groupExpiry) * 500, 50), 30_000)
+    this.#sweeper = setInterval(() => { this.#sweep() }, every)
+    this.#sweeper.unref()
+  }
+
+  #sweep (): void {
+    const now = Date.now()
+    for (const [channel, mailbox] of this.#mailboxes) {
+      prune(mailbox, now)
+      this.#tidy(channel, mailbox)
+    }
+    for (const [group, members] of this.#groups) {
+      for (const [channel, expires] of members) if (expires <= now) members.delete(channel)
+      if (members.size === 0) this.#groups.delete(group)
+    }
+    if (this.#mailboxes.size === 0 && this.#groups.size === 0) this.#stopSweeping()
+  }
+
+  #stopSweeping (): void {
+    clearInterval(this.#sweeper)
+    this.#sweeper = undefined
   }
 
   async receive (channel: string, options: { signal?: AbortSignal } = {}): Promise<LayerMessage> {
@@ -121,6 +150,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
     }
     // Re-adding renews the membership: its age restarts.
     members.set(channel, Date.now() + this.groupExpiry * 1000)
+    this.#sweepLater()
   }
 
   async groupDiscard (group: string, channel: string): Promise<void> {
@@ -175,6 +205,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#stopSweeping()
     const error = new ChannelLayerUnavailable('The channel layer was closed')
     for (const mailbox of this.#mailboxes.values()) for (const waiter of mailbox.waiters) waiter.reject(error)
     this.#mailboxes.clear()
