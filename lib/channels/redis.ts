@@ -153,6 +153,28 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 interface Waiter { resolve (message: LayerMessage): void, reject (error: unknown): void }
 
+/** The reader of a named channel: one connection, serving its receive() calls in order. */
+interface NamedReader { waiters: Waiter[], client: Redis | undefined, running: boolean, idle: NodeJS.Timeout | undefined }
+const NAMED_IDLE_MS = 30_000
+
+/** Waits in `list` for a message; an abort takes the waiter out (`onEmpty` when none is left). */
+function enqueue (list: Waiter[], signal: AbortSignal | undefined, onEmpty?: () => void): Promise<LayerMessage> {
+  return new Promise<LayerMessage>((resolve, reject) => {
+    const onAbort = (): void => {
+      const index = list.indexOf(waiter)
+      if (index !== -1) list.splice(index, 1)
+      if (list.length === 0) onEmpty?.()
+      reject(signal?.reason)
+    }
+    const waiter: Waiter = {
+      resolve: (message) => { signal?.removeEventListener('abort', onAbort); resolve(message) },
+      reject: (error) => { signal?.removeEventListener('abort', onAbort); reject(error) }
+    }
+    list.push(waiter)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
 /**
  * channels_redis on ioredis. Every channel made by `newChannel()` in this
  * process shares one Redis key (`<prefix>:ch:specific.<id>!`), read by one
@@ -176,7 +198,7 @@ export class RedisChannelLayer implements ChannelLayer {
   readonly #local = new Set<string>()
   readonly #readers = new Map<string, { stop: () => void }>()
   readonly #memberships = new Map<string, Set<string>>()
-  readonly #pendingReceives = new Set<{ reject: (error: unknown) => void }>()
+  readonly #named = new Map<string, NamedReader>()
   /** Member lists already resolved to this process's receivers; emptied whenever a receiver comes or goes. */
   readonly #resolved: Array<{ list: string, names: string[], receivers: LocalReceiver[] }> = []
 
@@ -257,8 +279,12 @@ export class RedisChannelLayer implements ChannelLayer {
     this.#open()
     const { signal } = options
     if (signal?.aborted === true) throw signal.reason
-    if (channel.includes('!')) return await this.#receiveLocal(channel, signal)
-    return await this.#receiveNormal(channel, signal)
+    if (!channel.includes('!')) return await this.#receiveNamed(channel, signal)
+    // Another process's key holds the messages of all its consumers: reading it would steal them.
+    if (!nonLocalName(channel).endsWith(`.${this.#clientId}!`)) {
+      throw new TypeError(`receive(${JSON.stringify(channel)}): that process-local channel belongs to another process (or layer); only its owner may receive from it`)
+    }
+    return await this.#receiveLocal(channel, signal)
   }
 
   async #receiveLocal (channel: string, signal: AbortSignal | undefined): Promise<LayerMessage> {
@@ -273,71 +299,77 @@ export class RedisChannelLayer implements ChannelLayer {
     if (aborted(signal)) throw signal?.reason
     this.#local.add(channel)
     this.#startReader(nonLocalName(channel))
-    return await new Promise<LayerMessage>((resolve, reject) => {
-      const onAbort = (): void => {
-        remove()
-        reject(signal?.reason)
-      }
-      const remove = (): void => {
-        const list = this.#waiters.get(channel)
-        if (list === undefined) return
-        const index = list.indexOf(waiter)
-        if (index !== -1) list.splice(index, 1)
-        if (list.length === 0) this.#waiters.delete(channel)
-      }
-      const waiter: Waiter = {
-        resolve: (message) => { signal?.removeEventListener('abort', onAbort); resolve(message) },
-        reject: (error) => { signal?.removeEventListener('abort', onAbort); reject(error) }
-      }
-      const list = this.#waiters.get(channel)
-      if (list === undefined) this.#waiters.set(channel, [waiter])
-      else list.push(waiter)
-      signal?.addEventListener('abort', onAbort, { once: true })
-    })
+    let list = this.#waiters.get(channel)
+    if (list === undefined) {
+      list = []
+      this.#waiters.set(channel, list)
+    }
+    const waiting = list
+    return await enqueue(waiting, signal, () => { if (this.#waiters.get(channel) === waiting) this.#waiters.delete(channel) })
   }
 
-  // A normal channel: its own key, popped by a blocking connection of this call.
-  async #receiveNormal (channel: string, signal: AbortSignal | undefined): Promise<LayerMessage> {
+  // A named channel has its own key, popped by one long-lived reader of this layer for
+  // every receive() on it (a worker's loop pays no connection per job).
+  async #receiveNamed (channel: string, signal: AbortSignal | undefined): Promise<LayerMessage> {
+    await this.connect()
+    if (aborted(signal)) throw signal?.reason
+    let reader = this.#named.get(channel)
+    if (reader === undefined) {
+      reader = { waiters: [], client: undefined, running: false, idle: undefined }
+      this.#named.set(channel, reader)
+    }
+    clearTimeout(reader.idle)
+    const received = enqueue(reader.waiters, signal)
+    this.#readNamed(channel, reader)
+    return await received
+  }
+
+  #readNamed (channel: string, reader: NamedReader): void {
+    if (reader.running || this.#closed) return
+    reader.running = true
     const shard = this.#shard(channel)
     const key = this.#channelKey(channel)
-    await this.connect()
-    let client: Redis | undefined
-    const pending = { reject: (_error: unknown) => {} }
-    const stopped = new Promise<never>((_resolve, reject) => { pending.reject = reject })
-    stopped.catch(() => {})
-    this.#pendingReceives.add(pending)
-    const onAbort = (): void => pending.reject(signal?.reason)
-    signal?.addEventListener('abort', onAbort, { once: true })
-    try {
-      for (;;) {
-        if (signal?.aborted === true) throw signal.reason
-        this.#open()
+    const loop = async (): Promise<void> => {
+      while (reader.waiters.length > 0 && !this.#closed) {
         try {
-          client ??= await Promise.race([shard.blocking(), stopped])
-          const popped = await Promise.race([client.bzpopmin(key, 1), stopped])
+          reader.client ??= await shard.blocking()
+          const popped = await reader.client.bzpopmin(key, 1)
           if (popped === null || popped === undefined) continue
           const [, member, score] = popped
-          if (aborted(signal) || this.#closed) {
-            // Popped just as the caller left: put it back, steal nothing.
-            await client.zadd(key, score, member).catch(() => {})
-            throw signal?.reason ?? new ChannelLayerUnavailable('The channel layer is closed')
+          const waiter = reader.waiters.shift()
+          if (waiter === undefined || this.#closed) {
+            // Popped just as the last caller left: put it back, steal nothing.
+            await reader.client?.zadd(key, score, member).catch(() => {})
+            continue
           }
           const decoded = decodeMember(member)
-          if (decoded === undefined || Number(score) < Date.now() - this.expiry * 1000) continue
-          return decoded.message
-        } catch (error) {
-          if (aborted(signal) || this.#closed) throw signal?.reason ?? error
-          // Redis is down: keep waiting across the outage.
-          if (client !== undefined) shard.release(client)
-          client = undefined
+          if (decoded === undefined || Number(score) < Date.now() - this.expiry * 1000) reader.waiters.unshift(waiter)
+          else waiter.resolve(decoded.message)
+        } catch {
+          if (this.#closed) break
+          // Redis is down: keep waiting across the outage, on a new connection.
+          if (reader.client !== undefined) shard.release(reader.client)
+          reader.client = undefined
           await sleep(250)
         }
       }
-    } finally {
-      signal?.removeEventListener('abort', onAbort)
-      this.#pendingReceives.delete(pending)
-      if (client !== undefined) shard.release(client)
     }
+    loop().catch(() => {}).finally(() => {
+      reader.running = false
+      if (this.#closed) return
+      // A receive() that came while the loop was ending.
+      if (reader.waiters.length > 0) {
+        this.#readNamed(channel, reader)
+        return
+      }
+      // Unused for a while: the connection goes (the next receive() makes a new one).
+      reader.idle = setTimeout(() => {
+        if (reader.running || reader.waiters.length > 0) return
+        if (reader.client !== undefined) shard.release(reader.client)
+        if (this.#named.get(channel) === reader) this.#named.delete(channel)
+      }, NAMED_IDLE_MS)
+      reader.idle.unref()
+    })
   }
 
   // One reader per process key: pops messages and hands them to this process's channels.
@@ -552,7 +584,11 @@ export class RedisChannelLayer implements ChannelLayer {
     this.#readers.clear()
     for (const list of this.#waiters.values()) for (const waiter of list) waiter.reject(error)
     this.#waiters.clear()
-    for (const pending of this.#pendingReceives) pending.reject(error)
+    for (const reader of this.#named.values()) {
+      clearTimeout(reader.idle)
+      for (const waiter of reader.waiters.splice(0)) waiter.reject(error)
+    }
+    this.#named.clear()
     this.#buffers.clear()
     this.#receivers.clear()
     this.#resolved.length = 0
