@@ -224,6 +224,40 @@ export function layerContract (t: Test, make: MakeLayer): void {
     await t.resolves(layer.send(channel, { type: 'room again' }), 'a receive makes room')
   })
 
+  // channels_redis' channel_capacity: name patterns (globs, or RegExps) to capacities, first match wins.
+  t.test('channelCapacity: per-channel capacities by name pattern', async (t) => {
+    const layer = await layerFor(t, { capacity: 4, channelCapacity: [['tiny.*', 2], [/^roomy\./, 6], ['tiny.or.roomy', 6]] })
+    const id = Math.random().toString(36).slice(2)
+    const tiny = `tiny.${id}`
+    const roomy = `roomy.${id}`
+    const plain = `plain.${id}`
+    const local = await layer.newChannel('tiny')
+    for (const [channel, capacity] of [[tiny, 2], [roomy, 6], [plain, 4], [local, 2], ['tiny.or.roomy', 2]] as const) {
+      for (let i = 0; i < capacity; i++) await layer.send(channel, { type: 'fill', i })
+      await t.rejects(layer.send(channel, { type: 'over' }), ChannelFull, `${channel}: full at ${capacity}`)
+    }
+    // groupSend skips only the members that are full by their own capacity.
+    const more = `tiny.more.${id}`
+    const big = `roomy.more.${id}`
+    await layer.groupAdd('capacities', more)
+    await layer.groupAdd('capacities', big)
+    for (let i = 0; i < 4; i++) await layer.groupSend('capacities', { type: 'group', i })
+    const drain = async (channel: string): Promise<unknown[]> => {
+      const got: unknown[] = []
+      for (;;) {
+        const message = await receiveWithin(layer, channel, 200)
+        if (message === 'TIMEOUT') return got
+        got.push((message as { i: number }).i)
+      }
+    }
+    t.same(await drain(more), [0, 1], 'a tiny member got 2 of 4')
+    t.same(await drain(big), [0, 1, 2, 3], 'a roomy member got all 4')
+    const Layer = layer.constructor as new (options: Record<string, unknown>) => ChannelLayer
+    for (const bad of [{ channelCapacity: { 'x.*': 0 } }, { channelCapacity: [['x', 1.5]] }, { channelCapacity: 'x' }, { channelCapacity: [[42, 1]] }]) {
+      t.throws(() => new Layer(bad), TypeError, `refused: ${JSON.stringify(bad)}`)
+    }
+  })
+
   t.test('groupSend reaches every member and skips full ones', async (t) => {
     const layer = await layerFor(t, { capacity: 2 })
     const full = `full.${Math.random().toString(36).slice(2)}`

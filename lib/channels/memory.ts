@@ -30,9 +30,12 @@ export class InMemoryChannelLayer implements ChannelLayer {
   #closed = false
   #sweeper: NodeJS.Timeout | undefined
 
+  readonly #capacityOf: (channel: string) => number
+
   constructor (options: LayerOptions = {}) {
-    const checked = checkLayerOptions(options)
+    const checked = checkLayerOptions('InMemoryChannelLayer', options)
     this.capacity = checked.capacity
+    this.#capacityOf = checked.capacityOf
     this.expiry = checked.expiry
     this.groupExpiry = checked.groupExpiry
     this.log = options.log
@@ -49,8 +52,9 @@ export class InMemoryChannelLayer implements ChannelLayer {
   // Throws ChannelFull; `message` is decoded (frozen) for this delivery.
   #deliver (channel: string, message: LayerMessage, now: number): void {
     const receiver = this.#receivers.get(channel)
+    const capacity = this.#capacityOf(channel)
     if (receiver !== undefined) {
-      if (receiver.backlog >= this.capacity) throw new ChannelFull(`Channel ${channel} is full (${this.capacity} messages waiting)`)
+      if (receiver.backlog >= capacity) throw new ChannelFull(`Channel ${channel} is full (${capacity} messages waiting)`)
       receiver.deliver(message)
       return
     }
@@ -66,7 +70,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
       return
     }
     prune(mailbox, now)
-    if (mailbox.messages.length >= this.capacity) throw new ChannelFull(`Channel ${channel} is full (${this.capacity} messages waiting)`)
+    if (mailbox.messages.length >= capacity) throw new ChannelFull(`Channel ${channel} is full (${capacity} messages waiting)`)
     mailbox.messages.push({ message, expires: now + this.expiry * 1000 })
     this.#sweepLater()
   }

@@ -119,20 +119,20 @@ return targets(tonumber(ARGV[1]), tonumber(ARGV[2]))
 `
 
 /**
- * Writes one message per key (groupSend across several servers). KEYS: channel
- * keys. ARGV: now, expiry ms, capacity, order prefix, message JSON, ttl s, then
- * the members (comma-joined) per key. Returns the indexes (1-based) of full keys.
+ * Writes one message per key (a groupSend across several servers, or with
+ * capacities per channel). KEYS: channel keys. ARGV: now, expiry ms, order
+ * prefix, message, ttl s, then the members (comma-joined) per key, then the
+ * capacity per key. Returns the indexes (1-based) of full keys.
  */
 export const DELIVER = SCORE + `
 local now = tonumber(ARGV[1])
 local expiry = now - tonumber(ARGV[2])
-local capacity = tonumber(ARGV[3])
 local full = {}
 for i, key in ipairs(KEYS) do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', expiry)
-  if redis.call('ZCARD', key) < capacity then
-    redis.call('ZADD', key, scoreFor(key, now), ARGV[4] .. string.format('%04d', i) .. '|' .. ARGV[6 + i] .. '|' .. ARGV[5])
-    redis.call('EXPIRE', key, ARGV[6])
+  if redis.call('ZCARD', key) < tonumber(ARGV[5 + #KEYS + i]) then
+    redis.call('ZADD', key, scoreFor(key, now), ARGV[3] .. string.format('%04d', i) .. '|' .. ARGV[5 + i] .. '|' .. ARGV[4])
+    redis.call('EXPIRE', key, ARGV[5])
   else
     table.insert(full, i)
   end

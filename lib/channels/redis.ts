@@ -1,16 +1,60 @@
 import { Redis, type RedisOptions } from 'ioredis'
-import { ChannelFull, ChannelLayerUnavailable } from '../errors.js'
+import { ChannelFull, ChannelLayerUnavailable, ImproperlyConfigured } from '../errors.js'
 import { checkLayerOptions, kSubscribe, randomSuffix, type ChannelLayer, type LayerLogger, type LayerOptions, type LocalReceiver } from './layer.js'
 import { checkChannelName, checkGroupName, nonLocalName, type LayerMessage } from './names.js'
 import { decodeMessage, encodeMessage, shareable } from './codec.js'
 import { DELIVER, GROUP_ADD, GROUP_DISCARD, GROUP_SEND, GROUP_TARGETS, SEND } from './redis-scripts.js'
 
-/** Options of RedisChannelLayer; other keys go to ioredis (TLS, password, Sentinel...). */
-export interface RedisLayerOptions extends LayerOptions, Omit<RedisOptions, 'keyPrefix'> {
+// ioredis' connection options, passed through to every client of the layer.
+const PASSED: ReadonlyArray<keyof RedisOptions> = [
+  'host', 'port', 'path', 'family', 'tls', 'username', 'password', 'db', 'connectionName', 'disableClientInfo', 'clientInfoTag',
+  'connectTimeout', 'disconnectTimeout', 'keepAlive', 'noDelay', 'retryStrategy', 'reconnectOnError', 'enableReadyCheck',
+  'maxLoadingRetryTime', 'Connector', 'protocol', 'enableAutoPipelining', 'autoPipeliningIgnoredCommands', 'showFriendlyErrorStack',
+  'sentinels', 'name', 'role', 'sentinelUsername', 'sentinelPassword', 'sentinelRetryStrategy', 'sentinelReconnectStrategy',
+  'preferredSlaves', 'sentinelCommandTimeout', 'enableTLSForSentinelMode', 'sentinelTLS', 'natMap', 'updateSentinels',
+  'sentinelMaxConnections', 'failoverDetector'
+]
+// ioredis options the layer sets itself: another value would break its guarantees.
+const OWN: Record<string, string> = {
+  keyPrefix: "is not supported: use 'prefix'",
+  lazyConnect: 'is set by the layer',
+  enableOfflineQueue: 'is set by the layer (false: commands fail while Redis is down, never queued for later)',
+  offlineQueue: 'is set by the layer',
+  commandQueue: 'is set by the layer',
+  maxRetriesPerRequest: 'is set by the layer (0: a command fails at once while Redis is down)',
+  autoResendUnfulfilledCommands: 'is set by the layer (false: a command that failed is never sent again)',
+  autoResubscribe: 'is set by the layer',
+  readOnly: 'would break the layer (it writes)',
+  stringNumbers: 'would change the replies the layer reads',
+  replyMapping: 'would change the replies the layer reads',
+  monitor: 'would break the layer',
+  scripts: 'is not supported',
+  socketTimeout: "would cut the readers' blocking commands: use 'commandTimeout'",
+  blockingTimeout: 'is set by the layer',
+  blockingTimeoutGrace: 'is set by the layer'
+}
+const OWN_KEYS = ['url', 'hosts', 'prefix']
+
+function checkRedisOptions (options: RedisLayerOptions): void {
+  const check = (keys: string[], where: string, allowed: readonly string[]): void => {
+    for (const key of keys) {
+      if (Object.hasOwn(OWN, key)) throw new ImproperlyConfigured(`RedisChannelLayer: option '${key}'${where} ${OWN[key]}`)
+      if (!allowed.includes(key)) throw new ImproperlyConfigured(`RedisChannelLayer: unknown option '${key}'${where}`)
+    }
+  }
+  if (options === null || typeof options !== 'object') return
+  check(Object.keys(options).filter((key) => !OWN_KEYS.includes(key)), '', [...PASSED, 'capacity', 'channelCapacity', 'expiry', 'groupExpiry', 'log'])
+  if (Array.isArray(options.hosts)) {
+    options.hosts.forEach((host, i) => { if (host !== null && typeof host === 'object') check(Object.keys(host), ` (hosts[${i}])`, PASSED) })
+  }
+}
+
+/** Options of RedisChannelLayer; ioredis' connection options (TLS, password, Sentinel...) pass through. */
+export interface RedisLayerOptions extends LayerOptions, Pick<RedisOptions, typeof PASSED[number]> {
   /** One Redis server. Default `redis://127.0.0.1:6379`. */
   url?: string
   /** Several servers: channels and groups are sharded over them by a hash of the name. */
-  hosts?: Array<string | RedisOptions>
+  hosts?: Array<string | Pick<RedisOptions, typeof PASSED[number]>>
   /** Prefix of every key. Default `asgi`. */
   prefix?: string
 }
@@ -183,6 +227,9 @@ function enqueue (list: Waiter[], signal: AbortSignal | undefined, onEmpty?: () 
  */
 export class RedisChannelLayer implements ChannelLayer {
   readonly capacity: number
+  readonly #capacityOf: (channel: string) => number
+  /** channelCapacity was given: a groupSend needs each key's own capacity. */
+  readonly #patterns: boolean
   readonly expiry: number
   readonly groupExpiry: number
   readonly prefix: string
@@ -203,9 +250,12 @@ export class RedisChannelLayer implements ChannelLayer {
   readonly #resolved: Array<{ list: string, names: string[], receivers: LocalReceiver[] }> = []
 
   constructor (options: RedisLayerOptions = {}) {
-    const { capacity, expiry, groupExpiry, log, url, hosts, prefix, ...ioredisOptions } = options
-    const checked = checkLayerOptions({ capacity, expiry, groupExpiry })
+    checkRedisOptions(options)
+    const { capacity, channelCapacity, expiry, groupExpiry, log, url, hosts, prefix, ...ioredisOptions } = options
+    const checked = checkLayerOptions('RedisChannelLayer', { capacity, channelCapacity, expiry, groupExpiry, log })
     this.capacity = checked.capacity
+    this.#capacityOf = checked.capacityOf
+    this.#patterns = channelCapacity !== undefined
     this.expiry = checked.expiry
     this.groupExpiry = checked.groupExpiry
     this.log = log
@@ -270,8 +320,9 @@ export class RedisChannelLayer implements ChannelLayer {
     this.#open()
     const shard = this.#shard(nonLocalName(channel))
     const member = `${this.#order()}0000|${channel}|${json}`
-    const added = await this.#call(shard, async () => await shard.client.favSend(this.#channelKey(channel), Date.now(), this.expiry * 1000, this.capacity, member, Math.ceil(this.expiry) + 1))
-    if (added === 0) throw new ChannelFull(`Channel ${channel} is full (${this.capacity} messages waiting)`)
+    const capacity = this.#capacityOf(channel)
+    const added = await this.#call(shard, async () => await shard.client.favSend(this.#channelKey(channel), Date.now(), this.expiry * 1000, capacity, member, Math.ceil(this.expiry) + 1))
+    if (added === 0) throw new ChannelFull(`Channel ${channel} is full (${capacity} messages waiting)`)
   }
 
   async receive (channel: string, options: { signal?: AbortSignal } = {}): Promise<LayerMessage> {
@@ -459,7 +510,7 @@ export class RedisChannelLayer implements ChannelLayer {
         buffer = []
         this.#buffers.set(target, buffer)
       }
-      if (buffer.length >= this.capacity) this.#warn({ channel: target }, `channel ${target} is full, message dropped`)
+      if (buffer.length >= this.#capacityOf(target)) this.#warn({ channel: target }, `channel ${target} is full, message dropped`)
       else buffer.push(message)
     }
     if (receivers.length === targets.length) {
@@ -469,7 +520,7 @@ export class RedisChannelLayer implements ChannelLayer {
   }
 
   #deliverTo (channel: string, receiver: LocalReceiver, message: LayerMessage): void {
-    if (receiver.backlog >= this.capacity) this.#warn({ channel }, `channel ${channel} is full, message dropped`)
+    if (receiver.backlog >= this.#capacityOf(channel)) this.#warn({ channel }, `channel ${channel} is full, message dropped`)
     else receiver.deliver(message)
   }
 
@@ -514,7 +565,8 @@ export class RedisChannelLayer implements ChannelLayer {
     const shard = this.#shard(group)
     const now = Date.now()
     let full: string[]
-    if (this.#shards.length === 1) {
+    // One script on one server; with several servers, or capacities per channel, the members are fetched first.
+    if (this.#shards.length === 1 && !this.#patterns) {
       const lists = await this.#call(shard, async () => await shard.client.favGroupSend(
         this.#groupKey(group), this.#groupHashKey(group), now, this.groupExpiry * 1000, this.expiry * 1000, this.capacity, `${this.prefix}:ch:`, this.#order(), json, Math.ceil(this.expiry) + 1))
       full = lists.flatMap((list) => list.split(','))
@@ -538,7 +590,8 @@ export class RedisChannelLayer implements ChannelLayer {
     }
     const full: string[] = []
     await Promise.all([...byShard].map(async ([shard, list]) => {
-      const args: Array<string | number> = [list.length, ...list.map(([key]) => key), now, this.expiry * 1000, this.capacity, this.#order(), json, Math.ceil(this.expiry) + 1, ...list.map(([, members]) => members)]
+      const args: Array<string | number> = [list.length, ...list.map(([key]) => key), now, this.expiry * 1000, this.#order(), json, Math.ceil(this.expiry) + 1,
+        ...list.map(([, members]) => members), ...list.map(([, members]) => this.#capacityOf(members.slice(0, (members + ',').indexOf(','))))]
       const fullIndexes = await this.#call(shard, async () => await shard.client.favDeliver(...args))
       for (const index of fullIndexes) full.push(...list[index - 1][1].split(','))
     }))
