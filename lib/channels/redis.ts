@@ -1,181 +1,12 @@
-import { Redis, type RedisOptions } from 'ioredis'
-import { ChannelFull, ChannelLayerUnavailable, ImproperlyConfigured } from '../errors.js'
-import { checkLayerOptions, kSubscribe, randomSuffix, type ChannelLayer, type LayerLogger, type LayerOptions, type LocalReceiver } from './layer.js'
+import type { Redis } from 'ioredis'
+import { ChannelFull, ChannelLayerUnavailable } from '../errors.js'
+import { checkLayerOptions, kSubscribe, randomSuffix, type ChannelLayer, type LayerLogger, type LocalReceiver } from './layer.js'
 import { checkChannelName, checkGroupName, nonLocalName, type LayerMessage } from './names.js'
 import { decodeMessage, encodeMessage, shareable } from './codec.js'
-import { DELIVER, GROUP_ADD, GROUP_DISCARD, GROUP_SEND, GROUP_TARGETS, SEND } from './redis-scripts.js'
+import { checkRedisOptions, type RedisLayerOptions } from './redis-options.js'
+import { isLate, Shard, type Scripted } from './redis-shard.js'
 
-// ioredis' connection options, passed through to every client of the layer.
-const PASSED: ReadonlyArray<keyof RedisOptions> = [
-  'host', 'port', 'path', 'family', 'tls', 'username', 'password', 'db', 'connectionName', 'disableClientInfo', 'clientInfoTag',
-  'connectTimeout', 'disconnectTimeout', 'keepAlive', 'noDelay', 'retryStrategy', 'reconnectOnError', 'enableReadyCheck',
-  'maxLoadingRetryTime', 'Connector', 'protocol', 'enableAutoPipelining', 'autoPipeliningIgnoredCommands', 'showFriendlyErrorStack',
-  'sentinels', 'name', 'role', 'sentinelUsername', 'sentinelPassword', 'sentinelRetryStrategy', 'sentinelReconnectStrategy',
-  'preferredSlaves', 'sentinelCommandTimeout', 'enableTLSForSentinelMode', 'sentinelTLS', 'natMap', 'updateSentinels',
-  'sentinelMaxConnections', 'failoverDetector'
-]
-// ioredis options the layer sets itself: another value would break its guarantees.
-const OWN: Record<string, string> = {
-  keyPrefix: "is not supported: use 'prefix'",
-  lazyConnect: 'is set by the layer',
-  enableOfflineQueue: 'is set by the layer (false: commands fail while Redis is down, never queued for later)',
-  offlineQueue: 'is set by the layer',
-  commandQueue: 'is set by the layer',
-  maxRetriesPerRequest: 'is set by the layer (0: a command fails at once while Redis is down)',
-  autoResendUnfulfilledCommands: 'is set by the layer (false: a command that failed is never sent again)',
-  autoResubscribe: 'is set by the layer',
-  readOnly: 'would break the layer (it writes)',
-  stringNumbers: 'would change the replies the layer reads',
-  replyMapping: 'would change the replies the layer reads',
-  monitor: 'would break the layer',
-  scripts: 'is not supported',
-  socketTimeout: "would cut the readers' blocking commands: use 'commandTimeout'",
-  blockingTimeout: 'is set by the layer',
-  blockingTimeoutGrace: 'is set by the layer'
-}
-const OWN_KEYS = ['url', 'hosts', 'prefix']
-
-function checkRedisOptions (options: RedisLayerOptions): void {
-  const check = (keys: string[], where: string, allowed: readonly string[]): void => {
-    for (const key of keys) {
-      if (Object.hasOwn(OWN, key)) throw new ImproperlyConfigured(`RedisChannelLayer: option '${key}'${where} ${OWN[key]}`)
-      if (!allowed.includes(key)) throw new ImproperlyConfigured(`RedisChannelLayer: unknown option '${key}'${where}`)
-    }
-  }
-  if (options === null || typeof options !== 'object') return
-  check(Object.keys(options).filter((key) => !OWN_KEYS.includes(key)), '', [...PASSED, 'capacity', 'channelCapacity', 'expiry', 'groupExpiry', 'log'])
-  if (Array.isArray(options.hosts)) {
-    options.hosts.forEach((host, i) => { if (host !== null && typeof host === 'object') check(Object.keys(host), ` (hosts[${i}])`, PASSED) })
-  }
-}
-
-/** Options of RedisChannelLayer; ioredis' connection options (TLS, password, Sentinel...) pass through. */
-export interface RedisLayerOptions extends LayerOptions, Pick<RedisOptions, typeof PASSED[number]> {
-  /** One Redis server. Default `redis://127.0.0.1:6379`. */
-  url?: string
-  /** Several servers: channels and groups are sharded over them by a hash of the name. */
-  hosts?: Array<string | Pick<RedisOptions, typeof PASSED[number]>>
-  /** Prefix of every key. Default `asgi`. */
-  prefix?: string
-}
-
-type Scripted = Redis & {
-  favSend: (key: string, now: number, expiry: number, capacity: number, member: string, ttl: number) => Promise<number>
-  favGroupAdd: (set: string, hash: string, now: number, channel: string, field: string, ttl: number) => Promise<number>
-  favGroupDiscard: (set: string, hash: string, channel: string, field: string) => Promise<number>
-  favGroupSend: (set: string, hash: string, now: number, groupExpiry: number, expiry: number, capacity: number, keyPrefix: string, order: string, json: string, ttl: number) => Promise<string[]>
-  favGroupTargets: (set: string, hash: string, now: number, groupExpiry: number) => Promise<string[]>
-  favDeliver: (...args: Array<string | number>) => Promise<number[]>
-}
-
-// Commands fail at once while Redis is down (never queued for later), and the
-// client keeps reconnecting in the background.
-const CLIENT_DEFAULTS: RedisOptions = {
-  lazyConnect: true,
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 0,
-  retryStrategy: (times) => Math.min(times * 100, 1000),
-  // close() must not leave a timer holding the process.
-  disconnectTimeout: 100
-}
-
-/** One Redis server: a command connection and blocking ones for readers. */
-class Shard {
-  readonly label: string
-  readonly client: Scripted
-  readonly #options: RedisOptions & { url?: string }
-  readonly #blocking = new Set<Redis>()
-  #lastError: Error | undefined
-  #readyOnce = false
-  /** False once the server said it has no BZMPOP (Redis < 7). */
-  bzmpop: boolean | undefined
-  onReconnect: (() => void) | undefined
-
-  constructor (target: string | RedisOptions, extra: RedisOptions) {
-    const options = typeof target === 'string' ? { ...CLIENT_DEFAULTS, ...extra, url: target } : { ...CLIENT_DEFAULTS, ...extra, ...target }
-    this.#options = options
-    this.label = describeTarget(target)
-    this.client = this.#make() as Scripted
-    this.client.defineCommand('favSend', { numberOfKeys: 1, lua: SEND })
-    this.client.defineCommand('favGroupAdd', { numberOfKeys: 2, lua: GROUP_ADD })
-    this.client.defineCommand('favGroupDiscard', { numberOfKeys: 2, lua: GROUP_DISCARD })
-    this.client.defineCommand('favGroupSend', { numberOfKeys: 2, lua: GROUP_SEND })
-    this.client.defineCommand('favGroupTargets', { numberOfKeys: 2, lua: GROUP_TARGETS })
-    this.client.defineCommand('favDeliver', { lua: DELIVER })
-    this.client.on('ready', () => {
-      // Redis without persistence forgets memberships on restart: re-add ours.
-      if (this.#readyOnce) this.onReconnect?.()
-      this.#readyOnce = true
-    })
-  }
-
-  #make (): Redis {
-    const { url, ...options } = this.#options
-    const client = url === undefined ? new Redis(options) : new Redis(url, options)
-    client.on('error', (error: Error) => { this.#lastError = error })
-    return client
-  }
-
-  async connect (): Promise<void> {
-    const status = this.client.status
-    if (status === 'ready') return
-    // Not ready and already trying (connecting, reconnecting): say so now, never wait for later.
-    if (status !== 'wait') throw this.unavailable(new Error(`connection is ${status}`))
-    try {
-      await this.client.connect()
-    } catch (error) {
-      throw this.unavailable(error)
-    }
-  }
-
-  /** A clear error naming the server. */
-  unavailable (error: unknown): ChannelLayerUnavailable {
-    if (error instanceof ChannelLayerUnavailable) return error
-    const cause = this.#lastError ?? error
-    return new ChannelLayerUnavailable(`Redis at ${this.label} is not available: ${(cause as Error)?.message ?? String(cause)}`, { cause })
-  }
-
-  /** A connection of its own for a blocking command. */
-  async blocking (): Promise<Redis> {
-    const client = this.#make()
-    this.#blocking.add(client)
-    client.once('end', () => this.#blocking.delete(client))
-    try {
-      await client.connect()
-    } catch (error) {
-      // A connection that could not be made must not linger, retrying on its own.
-      this.release(client)
-      throw error
-    }
-    return client
-  }
-
-  release (client: Redis): void {
-    this.#blocking.delete(client)
-    client.disconnect()
-  }
-
-  disconnect (): void {
-    // disconnect(), not quit(): quit waits, and a process would linger.
-    this.client.disconnect()
-    for (const client of this.#blocking) client.disconnect()
-    this.#blocking.clear()
-  }
-}
-
-function describeTarget (target: string | RedisOptions): string {
-  if (typeof target === 'string') {
-    try {
-      const url = new URL(target)
-      url.password = ''
-      url.username = ''
-      return url.href.replace(/\/$/, '')
-    } catch {
-      return target
-    }
-  }
-  return `redis://${target.host ?? '127.0.0.1'}:${target.port ?? 6379}`
-}
+export type { RedisLayerOptions } from './redis-options.js'
 
 // FNV-1a with a final mix (murmur3's fmix32, so names differing in one
 // character spread over servers): every process maps a name to the same server.
@@ -233,6 +64,8 @@ export class RedisChannelLayer implements ChannelLayer {
   readonly expiry: number
   readonly groupExpiry: number
   readonly prefix: string
+  /** Ms a command may go unanswered before it fails (and Redis refuses it if it comes later). */
+  readonly commandTimeout: number
   log: LayerLogger | undefined
   readonly #shards: Shard[]
   readonly #clientId = randomSuffix()
@@ -251,8 +84,12 @@ export class RedisChannelLayer implements ChannelLayer {
 
   constructor (options: RedisLayerOptions = {}) {
     checkRedisOptions(options)
-    const { capacity, channelCapacity, expiry, groupExpiry, log, url, hosts, prefix, ...ioredisOptions } = options
+    const { capacity, channelCapacity, expiry, groupExpiry, log, url, hosts, prefix, commandTimeout, ...ioredisOptions } = options
     const checked = checkLayerOptions('RedisChannelLayer', { capacity, channelCapacity, expiry, groupExpiry, log })
+    this.commandTimeout = commandTimeout ?? 3000
+    if (typeof this.commandTimeout !== 'number' || !Number.isFinite(this.commandTimeout) || !(this.commandTimeout > 0)) {
+      throw new TypeError(`commandTimeout must be a positive number of ms (got ${String(commandTimeout)})`)
+    }
     this.capacity = checked.capacity
     this.#capacityOf = checked.capacityOf
     this.#patterns = channelCapacity !== undefined
@@ -264,7 +101,7 @@ export class RedisChannelLayer implements ChannelLayer {
     if (url !== undefined && hosts !== undefined) throw new TypeError("Give 'url' or 'hosts', not both")
     const targets = hosts ?? [url ?? 'redis://127.0.0.1:6379']
     if (!Array.isArray(targets) || targets.length === 0) throw new TypeError('hosts must be a non-empty array')
-    this.#shards = targets.map((target) => new Shard(target, ioredisOptions))
+    this.#shards = targets.map((target) => new Shard(target, ioredisOptions, this.commandTimeout))
     for (const shard of this.#shards) shard.onReconnect = () => { this.#readd(shard) }
   }
 
@@ -304,13 +141,21 @@ export class RedisChannelLayer implements ChannelLayer {
     return `${(++this.#sequence).toString(16).padStart(12, '0')}.${this.#clientId}.`
   }
 
-  async #call<T> (shard: Shard, run: () => Promise<T>): Promise<T> {
+  // One command, bounded by commandTimeout; `run` gets the deadline past which Redis must refuse it.
+  async #call<T> (shard: Shard, run: (deadline: number) => Promise<T>): Promise<T> {
     await this.connect()
-    try {
-      return await run()
-    } catch (error) {
-      if (error instanceof TypeError) throw error
-      throw shard.unavailable(error)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await shard.within(run(shard.deadline(this.commandTimeout / 2)))
+      } catch (error) {
+        if (error instanceof TypeError) throw error
+        // Refused as late, yet answered in time: our reading of Redis's clock is off. Read it, try once more.
+        if (attempt === 0 && isLate(error)) {
+          await shard.calibrate().catch(() => {})
+          continue
+        }
+        throw shard.unavailable(error)
+      }
     }
   }
 
@@ -321,7 +166,7 @@ export class RedisChannelLayer implements ChannelLayer {
     const shard = this.#shard(nonLocalName(channel))
     const member = `${this.#order()}0000|${channel}|${json}`
     const capacity = this.#capacityOf(channel)
-    const added = await this.#call(shard, async () => await shard.client.favSend(this.#channelKey(channel), Date.now(), this.expiry * 1000, capacity, member, Math.ceil(this.expiry) + 1))
+    const added = await this.#call(shard, async (deadline) => await shard.client.favSend(this.#channelKey(channel), Date.now(), this.expiry * 1000, capacity, member, Math.ceil(this.expiry) + 1, deadline))
     if (added === 0) throw new ChannelFull(`Channel ${channel} is full (${capacity} messages waiting)`)
   }
 
@@ -536,8 +381,8 @@ export class RedisChannelLayer implements ChannelLayer {
     checkChannelName(channel)
     this.#open()
     const shard = this.#shard(group)
-    await this.#call(shard, async () => {
-      await shard.client.favGroupAdd(this.#groupKey(group), this.#groupHashKey(group), Date.now(), channel, nonLocalName(channel), Math.ceil(this.groupExpiry))
+    await this.#call(shard, async (deadline) => {
+      await shard.client.favGroupAdd(this.#groupKey(group), this.#groupHashKey(group), Date.now(), channel, nonLocalName(channel), Math.ceil(this.groupExpiry), deadline)
     })
     let members = this.#memberships.get(group)
     if (members === undefined) {
@@ -567,8 +412,8 @@ export class RedisChannelLayer implements ChannelLayer {
     let full: string[]
     // One script on one server; with several servers, or capacities per channel, the members are fetched first.
     if (this.#shards.length === 1 && !this.#patterns) {
-      const lists = await this.#call(shard, async () => await shard.client.favGroupSend(
-        this.#groupKey(group), this.#groupHashKey(group), now, this.groupExpiry * 1000, this.expiry * 1000, this.capacity, `${this.prefix}:ch:`, this.#order(), json, Math.ceil(this.expiry) + 1))
+      const lists = await this.#call(shard, async (deadline) => await shard.client.favGroupSend(
+        this.#groupKey(group), this.#groupHashKey(group), now, this.groupExpiry * 1000, this.expiry * 1000, this.capacity, `${this.prefix}:ch:`, this.#order(), json, Math.ceil(this.expiry) + 1, deadline))
       full = lists.flatMap((list) => list.split(','))
     } else {
       full = await this.#groupSendSharded(group, json, now)
@@ -590,9 +435,11 @@ export class RedisChannelLayer implements ChannelLayer {
     }
     const full: string[] = []
     await Promise.all([...byShard].map(async ([shard, list]) => {
-      const args: Array<string | number> = [list.length, ...list.map(([key]) => key), now, this.expiry * 1000, this.#order(), json, Math.ceil(this.expiry) + 1,
-        ...list.map(([, members]) => members), ...list.map(([, members]) => this.#capacityOf(members.slice(0, (members + ',').indexOf(','))))]
-      const fullIndexes = await this.#call(shard, async () => await shard.client.favDeliver(...args))
+      const order = this.#order()
+      const members = list.map(([, names]) => names)
+      const capacities = members.map((names) => this.#capacityOf(names.slice(0, (names + ',').indexOf(','))))
+      const fullIndexes = await this.#call(shard, async (deadline) => await shard.client.favDeliver(
+        list.length, ...list.map(([key]) => key), now, this.expiry * 1000, order, json, Math.ceil(this.expiry) + 1, deadline, ...members, ...capacities))
       for (const index of fullIndexes) full.push(...list[index - 1][1].split(','))
     }))
     return full
@@ -603,9 +450,10 @@ export class RedisChannelLayer implements ChannelLayer {
     for (const [group, channels] of this.#memberships) {
       if (this.#shard(group) !== shard || channels.size === 0) continue
       const pipeline = shard.client.pipeline() as unknown as Scripted & { exec: () => Promise<unknown> }
-      for (const channel of channels) pipeline.favGroupAdd(this.#groupKey(group), this.#groupHashKey(group), now, channel, nonLocalName(channel), Math.ceil(this.groupExpiry))
+      const deadline = shard.deadline(this.commandTimeout / 2)
+      for (const channel of channels) pipeline.favGroupAdd(this.#groupKey(group), this.#groupHashKey(group), now, channel, nonLocalName(channel), Math.ceil(this.groupExpiry), deadline)
       try {
-        await pipeline.exec()
+        await shard.within(pipeline.exec())
       } catch (error) {
         this.#warn({ err: error, group }, 'could not re-add a group membership after reconnecting')
       }
@@ -617,14 +465,12 @@ export class RedisChannelLayer implements ChannelLayer {
     this.#open()
     this.#buffers.clear()
     for (const shard of this.#shards) {
-      await this.#call(shard, async () => {
-        let cursor = '0'
-        do {
-          const [next, keys] = await shard.client.scan(cursor, 'MATCH', `${this.prefix}:*`, 'COUNT', 500)
-          cursor = next
-          if (keys.length > 0) await shard.client.del(...keys)
-        } while (cursor !== '0')
-      })
+      let cursor = '0'
+      do {
+        const [next, keys] = await this.#call(shard, async () => await shard.client.scan(cursor, 'MATCH', `${this.prefix}:*`, 'COUNT', 500))
+        cursor = next
+        if (keys.length > 0) await this.#call(shard, async () => await shard.client.del(...keys))
+      } while (cursor !== '0')
     }
   }
 
