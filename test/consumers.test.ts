@@ -70,6 +70,72 @@ t.test('accept(subprotocol) chooses one the client offered', async (t) => {
   t.same(await (await communicator(t, instance, '/ws/', { subprotocols: ['v1.chat'] })).connect(), { connected: true, subprotocol: null })
 })
 
+t.test('accept() with a subprotocol the client did not offer: a clear error, and the consumer can still accept or close', async (t) => {
+  const errors: string[] = []
+  class Second extends AsyncWebsocketConsumer {
+    override async connect (): Promise<void> {
+      for (const [subprotocol, headers] of [['nope', undefined], ['b', [['Bad Name', 'x']]], ['b', [['X-Ok', 'a\r\nInjected: 1']]], ['b', [['Sec-WebSocket-Protocol', 'a']]], ['b', 'x']] as const) {
+        try {
+          await this.accept(subprotocol, headers as never)
+          errors.push('accepted?!')
+        } catch (error) {
+          errors.push(`${(error as Error).name}: ${(error as Error).message}`)
+        }
+      }
+      if (this.scope.query.get('then') === 'close') await this.close(4001)
+      else await this.accept('b', [['Set-Cookie', 'a=1; Path=/'], ['Set-Cookie', 'b=2; Path=/'], ['X-Extra', 'yes']])
+    }
+  }
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/', Second.asHandler())] } })
+  const c = await communicator(t, instance, '/ws/', { subprotocols: ['a', 'b'] })
+  const result = await Promise.race([c.connect(), sleep(3000).then(() => 'wedged')])
+  t.same(result, { connected: true, subprotocol: 'b' }, 'the second accept() works: the first left nothing pending')
+  t.match(errors[0], /^TypeError: accept\("nope"\): the client offered "a", "b"$/, 'the error names what was offered')
+  t.match(errors[1], /^TypeError: accept\(\): invalid header "Bad Name"/, 'a header name that is not a token')
+  t.match(errors[2], /^TypeError: accept\(\): invalid header "X-Ok"/, 'a header value with CR/LF')
+  t.match(errors[3], /^TypeError: accept\(\): the handshake sets Sec-WebSocket-Protocol itself \(choose the subprotocol with accept\(subprotocol\)\)/, 'a header the handshake owns')
+  t.match(errors[4], /^TypeError: accept\(\): headers must be \[name, value\] pairs or an object/, 'not headers at all')
+  t.same(c.responseHeaders.filter(([name]: [string, string]) => name === 'set-cookie' || name === 'x-extra'), [['set-cookie', 'a=1; Path=/'], ['set-cookie', 'b=2; Path=/'], ['x-extra', 'yes']], 'accept(subprotocol, headers) put them on the 101')
+  await c.sendTo({ text: 'still works' })
+  t.ok(await c.receiveNothing(), 'the connection is usable')
+  const closer = await communicator(t, instance, '/ws/?then=close', { subprotocols: ['a', 'b'] })
+  t.same(await closer.connect(), { connected: false, closeCode: 4001 }, 'or it can close')
+})
+
+t.test('connect() that returns without accepting or closing is refused, and the log says so', async (t) => {
+  class Forgetful extends AsyncWebsocketConsumer {
+    override async connect (): Promise<void> {}
+  }
+  const logs = captureLogs('warn')
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/', Forgetful.asHandler())] } }, undefined, logs)
+  t.same(await (await communicator(t, instance, '/ws/')).connect(), { connected: false, closeCode: 1000 })
+  t.ok(logs.lines.some((line) => line.level === 40 && line.msg === 'Forgetful.connect() returned without calling accept() or close(); the handshake is refused (403)'), 'one warning names the consumer and says why')
+})
+
+t.test('the communicator takes what Channels\' WebsocketCommunicator takes: full URLs, and never a fragment', async (t) => {
+  class Where extends AsyncJsonWebsocketConsumer {
+    override async connect (): Promise<void> {
+      await this.accept()
+      await this.sendJson({ path: this.scope.path, queryString: this.scope.queryString, q: this.scope.query.get('q'), kwargs: this.scope.urlRoute.kwargs })
+    }
+  }
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/<str:room>/', Where.asHandler())] } })
+  const cases: Array<[string, Record<string, unknown>]> = [
+    ['wss://user:pass@example.com:8080/ws/lobby/?q=1#frag', { path: '/ws/lobby/', queryString: 'q=1', q: '1', kwargs: { room: 'lobby' } }],
+    ['ws://example.com/ws/lobby/', { path: '/ws/lobby/', queryString: '', kwargs: { room: 'lobby' } }],
+    ['http://[::1]:80/ws/lobby/?q=a%20b', { path: '/ws/lobby/', queryString: 'q=a%20b', q: 'a b', kwargs: { room: 'lobby' } }],
+    ['//example.com/ws/lobby/?q=2', { path: '/ws/lobby/', queryString: 'q=2', q: '2', kwargs: { room: 'lobby' } }],
+    ['/ws/lobby/?q=3#fragment?x=1', { path: '/ws/lobby/', queryString: 'q=3', q: '3', kwargs: { room: 'lobby' } }],
+    ['/ws/lobby/#only-a-fragment', { path: '/ws/lobby/', queryString: '', kwargs: { room: 'lobby' } }],
+    ['/ws/zürich%20nord/?q=ü', { path: '/ws/zürich nord/', queryString: 'q=%C3%BC', q: 'ü', kwargs: { room: 'zürich nord' } }]
+  ]
+  for (const [url, scope] of cases) {
+    const c = await communicator(t, instance, url)
+    t.same(await c.connect(), { connected: true, subprotocol: null }, `${url}: connects`)
+    t.same(await c.receiveJsonFrom(), scope, `${url}: scope`)
+  }
+})
+
 t.test('close() or DenyConnection before accept refuse the handshake; other errors give 500', async (t) => {
   const log: string[] = []
   class Gate extends AsyncWebsocketConsumer {
@@ -470,11 +536,14 @@ t.test('AsyncConsumer and asHandler checks; bad websocket options fail register'
   t.throws(() => Bare.asHandler({ nope: 1 } as never), /invalid keyword 'nope'/)
   const handler = Lifecycle.asHandler()
   t.equal(handler.consumerClass, Lifecycle)
-  const http = Fastify()
-  t.teardown(() => http.close())
-  await http.register(asyncViews, { urlpatterns: [path('ws-as-http/', handler)] })
-  t.equal((await http.inject('/ws-as-http/')).statusCode, 426, 'a consumer mounted as an HTTP view answers 426')
-  for (const websocket of [{ urlpatterns: [path('x/', async () => ({}))] }, { nope: 1 }, { maxPayload: 0 }, { pingInterval: -1 }, { allowedOrigins: 'x' }]) {
+  for (const urlpatterns of [[path('ws-as-http/', handler)], [path('api/', include([path('nested/<int:id>/', handler)]))]]) {
+    const http = Fastify()
+    await t.rejects((async () => { await http.register(asyncViews, { urlpatterns }) })(),
+      { name: 'ImproperlyConfigured', message: /URL pattern '(ws-as-http\/|api\/nested\/<int:id>\/)' mounts the consumer Lifecycle \(Lifecycle\.asHandler\(\)\) among the HTTP urlpatterns; consumers belong in websocket\.urlpatterns/ },
+      'a consumer mounted among the HTTP patterns is refused at register, naming the pattern')
+    await http.close()
+  }
+  for (const websocket of [{ urlpatterns: [path('x/', async () => ({}))] }, { nope: 1 }, { maxPayload: 0 }, { pingInterval: -1 }, { allowedOrigins: 'x' }, { closeTimeout: -1 }, { closeTimeout: 'soon' }]) {
     const bad = Fastify()
     await t.rejects((async () => { await bad.register(asyncViews, { websocket: websocket as never }) })(), { name: 'ImproperlyConfigured' }, JSON.stringify(websocket))
     await bad.close()

@@ -1,8 +1,7 @@
 import t from 'tap'
 import { InMemoryChannelLayer } from 'fastify-async-views'
 import { layerContract } from './layer-contract.ts'
-import v8 from 'node:v8'
-import { runInNewContext } from 'node:vm'
+import { heapAfterGc } from './fault-helpers.ts'
 
 layerContract(t, async (options) => new InMemoryChannelLayer(options))
 
@@ -23,13 +22,7 @@ t.test('a receive waiting when the layer closes is rejected', async (t) => {
 // Messages to channels nobody reads any more, and groups whose members all
 // lapsed, are reclaimed without further traffic (a sweep on an unref'd timer).
 t.test('expired messages and lapsed groups are reclaimed without further traffic', async (t) => {
-  v8.setFlagsFromString('--expose-gc')
-  const gc = runInNewContext('gc') as () => void
-  const heap = (): number => {
-    gc()
-    gc()
-    return process.memoryUsage().heapUsed
-  }
+  const heap = heapAfterGc
   const layer = new InMemoryChannelLayer({ expiry: 0.2, groupExpiry: 0.2 })
   t.teardown(() => layer.close())
   const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length

@@ -2,13 +2,14 @@ import type { HttpRequest } from '../http/request.js'
 import { HttpResponse } from '../http/response.js'
 import type { ViewFunction } from '../views/types.js'
 import { encodeJson } from './json.js'
+import type { HandshakeHeaders } from './handshake.js'
 import type { ChannelLayer, LayerMessage } from './layer.js'
 import type { Scope } from './scope.js'
 import type { ChannelScope } from './worker.js'
 
 /** What a consumer's socket-facing methods are delegated to (set by the runtime). */
 export interface ConnectionControl {
-  accept (subprotocol?: string | null): Promise<void>
+  accept (subprotocol?: string | null, headers?: HandshakeHeaders): Promise<void>
   send (data: OutgoingFrame, close?: boolean | number): Promise<void>
   close (code: number, reason?: string): Promise<void>
 }
@@ -115,9 +116,12 @@ export class AsyncWebsocketConsumer<K = Record<string, unknown>> extends AsyncCo
     await this.accept()
   }
 
-  /** Accepts the connection (optionally choosing one of `scope.subprotocols`); resolves once upgraded. */
-  accept (subprotocol?: string | null): Promise<void> {
-    return this[kConnection].accept(subprotocol)
+  /**
+   * Accepts the connection, optionally choosing one of `scope.subprotocols` and
+   * adding headers to the 101 (`[['Set-Cookie', 'a=1']]`); resolves once upgraded.
+   */
+  accept (subprotocol?: string | null, headers?: HandshakeHeaders): Promise<void> {
+    return this[kConnection].accept(subprotocol, headers)
   }
 
   /** A frame from the client. */
