@@ -5,14 +5,14 @@ import { ImproperlyConfigured } from '../errors.js'
 import type { LayerOptions } from './layer.js'
 
 // ioredis' connection options, passed through to every client of the layer.
-export const PASSED: ReadonlyArray<keyof RedisOptions> = [
+export const PASSED = [
   'host', 'port', 'path', 'family', 'tls', 'username', 'password', 'db', 'connectionName', 'disableClientInfo', 'clientInfoTag',
   'connectTimeout', 'disconnectTimeout', 'keepAlive', 'noDelay', 'retryStrategy', 'reconnectOnError', 'enableReadyCheck',
   'maxLoadingRetryTime', 'Connector', 'protocol', 'enableAutoPipelining', 'autoPipeliningIgnoredCommands', 'showFriendlyErrorStack',
   'sentinels', 'name', 'role', 'sentinelUsername', 'sentinelPassword', 'sentinelRetryStrategy', 'sentinelReconnectStrategy',
   'preferredSlaves', 'sentinelCommandTimeout', 'enableTLSForSentinelMode', 'sentinelTLS', 'natMap', 'updateSentinels',
   'sentinelMaxConnections', 'failoverDetector'
-]
+] as const satisfies ReadonlyArray<keyof RedisOptions>
 // ioredis options the layer sets itself: another value would break its guarantees.
 const OWN: Record<string, string> = {
   keyPrefix: "is not supported: use 'prefix'",
@@ -39,7 +39,7 @@ export function checkRedisOptions (options: RedisLayerOptions): void {
   const check = (keys: string[], where: string, allowed: readonly string[]): void => {
     for (const key of keys) {
       if (Object.hasOwn(OWN, key)) throw new ImproperlyConfigured(`RedisChannelLayer: option '${key}'${where} ${OWN[key]}`)
-      if (!allowed.includes(key)) throw new ImproperlyConfigured(`RedisChannelLayer: unknown option '${key}'${where}`)
+      if (!(allowed as readonly string[]).includes(key)) throw new ImproperlyConfigured(`RedisChannelLayer: unknown option '${key}'${where}`)
     }
   }
   if (options === null || typeof options !== 'object') return
