@@ -106,7 +106,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
       this.#unsubscribe = subscribe(layer, consumer.channelName, this)
       for (const group of consumer.groups) await layer.groupAdd(group, consumer.channelName)
     } catch (error) {
-      this.log.error({ err: error }, `${consumer.constructor.name} could not ${consumer.channelName === undefined ? 'get a channel' : 'join its groups'}; the handshake is refused (500)`)
+      this.#report('error', error, `${consumer.constructor.name} could not ${consumer.channelName === undefined ? 'get a channel' : 'join its groups'}; the handshake is refused (500)`)
       this.#refuse(500, 1011)
       this.#resume()
       return
@@ -419,7 +419,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
         return
       }
       if (!this.#decided) {
-        this.log.error({ err: error }, `${consumer.constructor.name}.connect() failed`)
+        this.#report('error', error, `${consumer.constructor.name}.connect() failed`)
         this.#refuse(500, 1011)
         return
       }
@@ -441,11 +441,18 @@ export class Connection implements LocalReceiver, ConnectionControl {
       return
     }
     if (this.state === 'closed' && item === CONNECT) return
-    try {
-      this.log.error({ err: error }, `${this.consumer.constructor.name} failed handling a ${what}; closing with 1011`)
-    } catch {}
+    this.#report('error', error, `${this.consumer.constructor.name} failed handling a ${what}; closing with 1011`)
     if (this.state === 'open') this.socket?.close(1011)
     else if (this.state === 'accepted') this.#pendingClose = { code: 1011, reason: undefined }
+  }
+
+  // Logs an error the consumer or the layer raised; a value the logger cannot serialise must not stop the connection's course.
+  #report (level: 'error' | 'warn', error: unknown, message: string): void {
+    try {
+      this.log[level]({ err: error }, message)
+    } catch {
+      try { this.log[level](`${message} (the error could not be logged)`) } catch {}
+    }
   }
 
   async #teardown (code: number): Promise<void> {
@@ -457,7 +464,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
     try {
       if (typeof consumer.disconnect === 'function') await consumer.disconnect(code)
     } catch (error) {
-      if (!(error instanceof StopConsumer)) this.log.error({ err: error }, `${consumer.constructor.name}.disconnect() failed`)
+      if (!(error instanceof StopConsumer)) this.#report('error', error, `${consumer.constructor.name}.disconnect() failed`)
     }
     this.#phase = undefined
     // Without a channel (the layer gave none) there is no membership to leave.
@@ -465,7 +472,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
       try {
         await this.#layer.groupDiscard(group, consumer.channelName)
       } catch (error) {
-        this.log.warn({ err: error, group }, 'could not leave a group')
+        this.#report('warn', error, `could not leave the group ${group}`)
       }
     }
     this.#finished = true
