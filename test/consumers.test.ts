@@ -2,10 +2,11 @@ import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import asyncViews, {
   path, rePath, include, AsyncConsumer, AsyncWebsocketConsumer, AsyncJsonWebsocketConsumer, DenyConnection, StopConsumer, InMemoryChannelLayer,
-  type AsyncViewsOptions, type IncomingFrame, type ChannelLayer
+  type AsyncViewsOptions, type IncomingFrame
 } from 'fastify-async-views'
 import { WebsocketCommunicator, ConnectionClosed } from 'fastify-async-views/testing'
 import { captureLogs, sleep } from './helpers.ts'
+import { contractOnly } from './fault-helpers.ts'
 
 async function app (t: Test, options: AsyncViewsOptions, setup?: (app: FastifyInstance) => void, logs?: ReturnType<typeof captureLogs>): Promise<FastifyInstance> {
   const instance = Fastify(logs?.options ?? {})
@@ -553,20 +554,7 @@ t.test('AsyncConsumer and asHandler checks; bad websocket options fail register'
 t.test('a custom layer without the push fast path still feeds consumers (receive loop)', async (t) => {
   const inner = new InMemoryChannelLayer()
   // Only the public contract: no [kSubscribe].
-  const custom: ChannelLayer = {
-    capacity: inner.capacity,
-    expiry: inner.expiry,
-    groupExpiry: inner.groupExpiry,
-    log: undefined,
-    send: async (c, m) => { await inner.send(c, m) },
-    receive: async (c, o) => await inner.receive(c, o),
-    newChannel: async (p) => await inner.newChannel(p),
-    groupAdd: async (g, c) => { await inner.groupAdd(g, c) },
-    groupDiscard: async (g, c) => { await inner.groupDiscard(g, c) },
-    groupSend: async (g, m) => { await inner.groupSend(g, m) },
-    flush: async () => { await inner.flush() },
-    close: async () => { await inner.close() }
-  }
+  const custom = contractOnly(inner)
   class Listener extends AsyncJsonWebsocketConsumer {
     override groups = ['custom']
     async news (event: { n: number }): Promise<void> { await this.sendJson({ n: event.n }) }

@@ -2,9 +2,10 @@
 // whatever a layer rejects with and whatever the logger does with it.
 import t from 'tap'
 import Fastify from 'fastify'
-import asyncViews, { path, AsyncWebsocketConsumer, InMemoryChannelLayer, type ChannelLayer } from 'fastify-async-views'
+import asyncViews, { path, AsyncWebsocketConsumer, InMemoryChannelLayer } from 'fastify-async-views'
 import { WebsocketCommunicator } from 'fastify-async-views/testing'
 import { captureLogs, sleep } from './helpers.ts'
+import { contractOnly } from './fault-helpers.ts'
 
 t.test('a layer that fails with a value the logger cannot serialise: 500, no unhandled rejection, the app still serves', async (t) => {
   const unhandled: unknown[] = []
@@ -15,24 +16,13 @@ t.test('a layer that fails with a value the logger cannot serialise: 500, no unh
   const poisoned = new Proxy({}, { get () { throw new Error('poisoned') }, has () { throw new Error('poisoned') }, ownKeys () { throw new Error('poisoned') } })
   const inner = new InMemoryChannelLayer()
   let fail = true
-  // The memory layer's own methods, but newChannel fails while `fail` is set (no push fast path: consumers loop on receive()).
-  const layer: ChannelLayer = {
-    capacity: inner.capacity,
-    expiry: inner.expiry,
-    groupExpiry: inner.groupExpiry,
-    log: undefined,
-    send: async (channel, message) => { await inner.send(channel, message) },
-    receive: async (channel, options) => await inner.receive(channel, options),
+  // The memory layer's own methods, but newChannel fails while `fail` is set.
+  const layer = contractOnly(inner, {
     newChannel: async (prefix) => {
       if (fail) throw poisoned
       return await inner.newChannel(prefix)
-    },
-    groupAdd: async (group, channel) => { await inner.groupAdd(group, channel) },
-    groupDiscard: async (group, channel) => { await inner.groupDiscard(group, channel) },
-    groupSend: async (group, message) => { await inner.groupSend(group, message) },
-    flush: async () => { await inner.flush() },
-    close: async () => { await inner.close() }
-  }
+    }
+  })
   class Plain extends AsyncWebsocketConsumer {}
   const logs = captureLogs()
   const app = Fastify(logs.options)
