@@ -30,12 +30,13 @@ export class InMemoryChannelLayer implements ChannelLayer {
   #closed = false
   #sweeper: NodeJS.Timeout | undefined
 
-  readonly #capacityOf: (channel: string) => number
+  /** Per-channel capacities (channelCapacity); undefined: `capacity` for all. */
+  readonly #capacityOf: ((channel: string) => number) | undefined
 
   constructor (options: LayerOptions = {}) {
     const checked = checkLayerOptions('InMemoryChannelLayer', options)
     this.capacity = checked.capacity
-    this.#capacityOf = checked.capacityOf
+    this.#capacityOf = options.channelCapacity === undefined ? undefined : checked.capacityOf
     this.expiry = checked.expiry
     this.groupExpiry = checked.groupExpiry
     this.log = options.log
@@ -52,7 +53,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
   // Throws ChannelFull; `message` is decoded (frozen) for this delivery.
   #deliver (channel: string, message: LayerMessage, now: number): void {
     const receiver = this.#receivers.get(channel)
-    const capacity = this.#capacityOf(channel)
+    const capacity = this.#capacityOf === undefined ? this.capacity : this.#capacityOf(channel)
     if (receiver !== undefined) {
       if (receiver.backlog >= capacity) throw new ChannelFull(`Channel ${channel} is full (${capacity} messages waiting)`)
       receiver.deliver(message)
@@ -174,8 +175,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
     const members = this.#groups.get(group)
     if (members === undefined) return
     // One frozen message for the whole group, unless it holds Dates or bytes (never frozen): then one each.
-    const copies = !shareable(text)
-    let decoded: LayerMessage | undefined
+    const shared = shareable(text) ? decodeMessage(text) : undefined
     const now = Date.now()
     for (const [channel, expires] of members) {
       if (expires <= now) {
@@ -183,9 +183,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
         continue
       }
       try {
-        decoded ??= decodeMessage(text)
-        this.#deliver(channel, decoded, now)
-        if (copies) decoded = undefined
+        this.#deliver(channel, shared ?? decodeMessage(text), now)
       } catch (error) {
         if (!(error instanceof ChannelFull)) throw error
         this.#dropped(group, channel)
