@@ -365,7 +365,7 @@ export class RedisChannelLayer implements ChannelLayer {
   }
 
   #deliverTo (channel: string, receiver: LocalReceiver, message: LayerMessage): void {
-    if (receiver.backlog >= this.#capacityOf(channel)) this.#warn({ channel }, `channel ${channel} is full, message dropped`)
+    if (receiver.backlog >= (this.#patterns ? this.#capacityOf(channel) : this.capacity)) this.#warn({ channel }, `channel ${channel} is full, message dropped`)
     else receiver.deliver(message)
   }
 
