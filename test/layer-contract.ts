@@ -304,6 +304,11 @@ export function layerContract (t: Test, make: MakeLayer): void {
     await sleep(450)
     await layer.send(channel, { type: 'fresh' })
     t.same(await layer.receive(channel), { type: 'fresh' })
+    // Once this process reads its channels (a receive ran), messages wait here, not in the backend: they expire all the same.
+    await layer.send(channel, { type: 'stale too' })
+    await sleep(450)
+    await layer.send(channel, { type: 'fresh too' })
+    t.same(await layer.receive(channel), { type: 'fresh too' }, 'a message that waited in this process expires too')
   })
 
   t.test('groupExpiry: memberships lapse, groupAdd renews them', async (t) => {

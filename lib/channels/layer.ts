@@ -119,6 +119,40 @@ function globToRegExp (glob: string): RegExp {
   return new RegExp(`^${source}$`, 's')
 }
 
+/**
+ * Reclaims what expired without waiting for traffic: `sweep` runs on an unref'd
+ * interval (half the given seconds, 50 ms to 30 s) from start() until it
+ * returns false (nothing left) or stop().
+ */
+export class Sweeper {
+  readonly #every: number
+  readonly #sweep: () => boolean
+  #timer: NodeJS.Timeout | undefined
+
+  constructor (seconds: number, sweep: () => boolean) {
+    this.#every = Math.min(Math.max(seconds * 500, 50), 30_000)
+    this.#sweep = sweep
+  }
+
+  start (): void {
+    if (this.#timer !== undefined) return
+    this.#timer = setInterval(() => { if (!this.#sweep()) this.stop() }, this.#every)
+    this.#timer.unref()
+  }
+
+  stop (): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+  }
+}
+
+/** Drops the expired head of a list ordered by expiry. */
+export function dropExpired (list: Array<{ expires: number }>, now: number): void {
+  let drop = 0
+  while (drop < list.length && list[drop].expires <= now) drop++
+  if (drop > 0) list.splice(0, drop)
+}
+
 /** A random suffix for channel names (unique across processes). */
 export function randomSuffix (): string {
   return randomBytes(9).toString('base64url').replace(/[^a-zA-Z0-9]/g, 'x')

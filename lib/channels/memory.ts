@@ -1,5 +1,5 @@
 import { ChannelFull, ChannelLayerUnavailable } from '../errors.js'
-import { checkLayerOptions, randomSuffix, kSubscribe, type ChannelLayer, type LayerLogger, type LayerOptions, type LocalReceiver } from './layer.js'
+import { checkLayerOptions, dropExpired, randomSuffix, kSubscribe, Sweeper, type ChannelLayer, type LayerLogger, type LayerOptions, type LocalReceiver } from './layer.js'
 import { checkChannelName, checkGroupName, type LayerMessage } from './names.js'
 import { decodeMessage, encodeMessage, shareable } from './codec.js'
 
@@ -28,7 +28,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
   readonly #receivers = new Map<string, LocalReceiver>()
   readonly #groups = new Map<string, Map<string, number>>()
   #closed = false
-  #sweeper: NodeJS.Timeout | undefined
+  readonly #sweeper: Sweeper
 
   /** Per-channel capacities (channelCapacity); undefined: `capacity` for all. */
   readonly #capacityOf: ((channel: string) => number) | undefined
@@ -40,6 +40,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
     this.expiry = checked.expiry
     this.groupExpiry = checked.groupExpiry
     this.log = options.log
+    this.#sweeper = new Sweeper(Math.min(this.expiry, this.groupExpiry), () => this.#sweep())
   }
 
   async send (channel: string, message: LayerMessage): Promise<void> {
@@ -70,36 +71,24 @@ export class InMemoryChannelLayer implements ChannelLayer {
       waiter.resolve(message)
       return
     }
-    prune(mailbox, now)
+    dropExpired(mailbox.messages, now)
     if (mailbox.messages.length >= capacity) throw new ChannelFull(`Channel ${channel} is full (${capacity} messages waiting)`)
     mailbox.messages.push({ message, expires: now + this.expiry * 1000 })
-    this.#sweepLater()
+    this.#sweeper.start()
   }
 
-  // Runs while there is something to reclaim: every half of the shorter expiry, 50 ms to 30 s.
-  #sweepLater (): void {
-    if (this.#sweeper !== undefined || this.#closed) return
-    const every = Math.min(Math.max(Math.min(this.expiry, this.groupExpiry) * 500, 50), 30_000)
-    this.#sweeper = setInterval(() => { this.#sweep() }, every)
-    this.#sweeper.unref()
-  }
-
-  #sweep (): void {
+  // Runs while there is something to reclaim.
+  #sweep (): boolean {
     const now = Date.now()
     for (const [channel, mailbox] of this.#mailboxes) {
-      prune(mailbox, now)
+      dropExpired(mailbox.messages, now)
       this.#tidy(channel, mailbox)
     }
     for (const [group, members] of this.#groups) {
       for (const [channel, expires] of members) if (expires <= now) members.delete(channel)
       if (members.size === 0) this.#groups.delete(group)
     }
-    if (this.#mailboxes.size === 0 && this.#groups.size === 0) this.#stopSweeping()
-  }
-
-  #stopSweeping (): void {
-    clearInterval(this.#sweeper)
-    this.#sweeper = undefined
+    return this.#mailboxes.size > 0 || this.#groups.size > 0
   }
 
   async receive (channel: string, options: { signal?: AbortSignal } = {}): Promise<LayerMessage> {
@@ -109,7 +98,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
     if (signal?.aborted === true) throw signal.reason
     const mailbox = this.#mailboxes.get(channel)
     if (mailbox !== undefined) {
-      prune(mailbox, Date.now())
+      dropExpired(mailbox.messages, Date.now())
       const first = mailbox.messages.shift()
       if (first !== undefined) {
         this.#tidy(channel, mailbox)
@@ -155,7 +144,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
     }
     // Re-adding renews the membership: its age restarts.
     members.set(channel, Date.now() + this.groupExpiry * 1000)
-    this.#sweepLater()
+    this.#sweeper.start()
   }
 
   async groupDiscard (group: string, channel: string): Promise<void> {
@@ -207,7 +196,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    this.#stopSweeping()
+    this.#sweeper.stop()
     const error = new ChannelLayerUnavailable('The channel layer was closed')
     for (const mailbox of this.#mailboxes.values()) for (const waiter of mailbox.waiters) waiter.reject(error)
     this.#mailboxes.clear()
@@ -226,11 +215,4 @@ export class InMemoryChannelLayer implements ChannelLayer {
   #open (): void {
     if (this.#closed) throw new ChannelLayerUnavailable('The channel layer is closed')
   }
-}
-
-function prune (mailbox: Mailbox, now: number): void {
-  const messages = mailbox.messages
-  let drop = 0
-  while (drop < messages.length && messages[drop].expires <= now) drop++
-  if (drop > 0) messages.splice(0, drop)
 }

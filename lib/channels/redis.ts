@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import { ChannelFull, ChannelLayerUnavailable } from '../errors.js'
-import { checkLayerOptions, kSubscribe, randomSuffix, type ChannelLayer, type LayerLogger, type LocalReceiver } from './layer.js'
+import { checkLayerOptions, dropExpired, kSubscribe, randomSuffix, Sweeper, type ChannelLayer, type LayerLogger, type LocalReceiver } from './layer.js'
 import { checkChannelName, checkGroupName, nonLocalName, type LayerMessage } from './names.js'
 import { decodeMessage, encodeMessage, shareable } from './codec.js'
 import { checkRedisOptions, type RedisLayerOptions } from './redis-options.js'
@@ -74,7 +74,9 @@ export class RedisChannelLayer implements ChannelLayer {
   #connecting: Promise<void> | undefined
   readonly #receivers = new Map<string, LocalReceiver>()
   readonly #waiters = new Map<string, Waiter[]>()
-  readonly #buffers = new Map<string, LayerMessage[]>()
+  /** Messages the reader took for this process's channels that nobody waits on yet, until they expire. */
+  readonly #buffers = new Map<string, Array<{ message: LayerMessage, expires: number }>>()
+  readonly #sweeper: Sweeper
   readonly #local = new Set<string>()
   readonly #readers = new Map<string, { stop: () => void }>()
   readonly #memberships = new Map<string, Set<string>>()
@@ -94,6 +96,7 @@ export class RedisChannelLayer implements ChannelLayer {
     this.#capacityOf = checked.capacityOf
     this.#patterns = channelCapacity !== undefined
     this.expiry = checked.expiry
+    this.#sweeper = new Sweeper(this.expiry, () => this.#sweep())
     this.groupExpiry = checked.groupExpiry
     this.log = log
     this.prefix = prefix ?? 'asgi'
@@ -186,10 +189,11 @@ export class RedisChannelLayer implements ChannelLayer {
   async #receiveLocal (channel: string, signal: AbortSignal | undefined): Promise<LayerMessage> {
     await this.connect()
     const buffered = this.#buffers.get(channel)
-    if (buffered !== undefined && buffered.length > 0) {
-      const message = buffered.shift() as LayerMessage
+    if (buffered !== undefined) {
+      dropExpired(buffered, Date.now())
+      const first = buffered.shift()
       if (buffered.length === 0) this.#buffers.delete(channel)
-      return message
+      if (first !== undefined) return first.message
     }
     // connect() may have awaited: the caller may have left meanwhile.
     if (aborted(signal)) throw signal?.reason
@@ -354,14 +358,26 @@ export class RedisChannelLayer implements ChannelLayer {
       if (buffer === undefined) {
         buffer = []
         this.#buffers.set(target, buffer)
+        this.#sweeper.start()
       }
+      dropExpired(buffer, Date.now())
       if (buffer.length >= this.#capacityOf(target)) this.#warn({ channel: target }, `channel ${target} is full, message dropped`)
-      else buffer.push(message)
+      else buffer.push({ message, expires: score + this.expiry * 1000 })
     }
     if (receivers.length === targets.length) {
       if (this.#resolved.length >= 8) this.#resolved.shift()
       this.#resolved.push({ list: copy, names: targets, receivers })
     }
+  }
+
+  // Expired messages that waited here go without further traffic.
+  #sweep (): boolean {
+    const now = Date.now()
+    for (const [channel, buffer] of this.#buffers) {
+      dropExpired(buffer, now)
+      if (buffer.length === 0) this.#buffers.delete(channel)
+    }
+    return this.#buffers.size > 0
   }
 
   #deliverTo (channel: string, receiver: LocalReceiver, message: LayerMessage): void {
@@ -488,6 +504,7 @@ export class RedisChannelLayer implements ChannelLayer {
       for (const waiter of reader.waiters.splice(0)) waiter.reject(error)
     }
     this.#named.clear()
+    this.#sweeper.stop()
     this.#buffers.clear()
     this.#receivers.clear()
     this.#resolved.length = 0
