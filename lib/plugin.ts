@@ -28,7 +28,7 @@ import { bridge, type SyncOptions } from './sync/bridge.js'
 import { InMemoryChannelLayer } from './channels/memory.js'
 import type { ChannelLayer, LayerOptions } from './channels/layer.js'
 import type { RedisLayerOptions } from './channels/redis.js'
-import { WebsocketRuntime, checkConsumerPatterns, ensureWebsocketPlugin, websocketRoute, type WebsocketOptions } from './channels/routing.js'
+import { WebsocketRuntime, checkConsumerPatterns, checkHttpPatterns, ensureWebsocketPlugin, websocketRoute, type WebsocketOptions } from './channels/routing.js'
 import { checkOriginPatterns } from './channels/origins.js'
 
 /** Options of `app.register(asyncViews, options)`. */
@@ -65,6 +65,7 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
   const debug = options.debug === true
   const prefix = joinPrefix(app.prefix, options.prefix)
   const patterns = await flatten(await loadUrlpatterns(options))
+  checkHttpPatterns(patterns)
   const routes = buildRoutes(patterns)
   const reverser = new Reverser(patterns, prefix)
   const reverse = (name: string, opts?: ReverseOptions): string => reverser.reverse(name, opts)
@@ -99,7 +100,7 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
   if (options.websocket !== undefined) {
     const wsPatterns = await flatten(options.websocket.urlpatterns ?? [])
     checkConsumerPatterns(wsPatterns)
-    const runtime = new WebsocketRuntime()
+    const runtime = new WebsocketRuntime(app.log, options.websocket.closeTimeout)
     await ensureWebsocketPlugin(app, options.websocket, runtime)
     runtime.startPings(options.websocket.pingInterval ?? 30000)
     websocket = { routes: buildRoutes(wsPatterns), runtime, allowedOrigins: options.websocket.allowedOrigins }
@@ -412,7 +413,7 @@ function checkWebsocketOptions (ws: WebsocketOptions | undefined): void {
   if (ws === undefined) return
   if (ws === null || typeof ws !== 'object') throw new ImproperlyConfigured(`Option 'websocket' must be an object (got ${describe(ws)})`)
   for (const key of Object.keys(ws)) {
-    if (!['urlpatterns', 'allowedOrigins', 'maxPayload', 'pingInterval'].includes(key)) throw new ImproperlyConfigured(`Unknown option 'websocket.${key}'`)
+    if (!['urlpatterns', 'allowedOrigins', 'maxPayload', 'pingInterval', 'closeTimeout'].includes(key)) throw new ImproperlyConfigured(`Unknown option 'websocket.${key}'`)
   }
   if (ws.allowedOrigins !== undefined) {
     try {
@@ -426,6 +427,9 @@ function checkWebsocketOptions (ws: WebsocketOptions | undefined): void {
   }
   if (ws.pingInterval !== undefined && (typeof ws.pingInterval !== 'number' || !(ws.pingInterval >= 0))) {
     throw new ImproperlyConfigured(`Option 'websocket.pingInterval' must be a number of ms >= 0 (got ${describe(ws.pingInterval)})`)
+  }
+  if (ws.closeTimeout !== undefined && (typeof ws.closeTimeout !== 'number' || !Number.isFinite(ws.closeTimeout) || !(ws.closeTimeout >= 0))) {
+    throw new ImproperlyConfigured(`Option 'websocket.closeTimeout' must be a number of ms >= 0 (got ${describe(ws.closeTimeout)})`)
   }
 }
 

@@ -2,10 +2,11 @@ import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import asyncViews, {
   path, rePath, include, AsyncConsumer, AsyncWebsocketConsumer, AsyncJsonWebsocketConsumer, DenyConnection, StopConsumer, InMemoryChannelLayer,
-  type AsyncViewsOptions, type IncomingFrame, type ChannelLayer
+  type AsyncViewsOptions, type IncomingFrame
 } from 'fastify-async-views'
 import { WebsocketCommunicator, ConnectionClosed } from 'fastify-async-views/testing'
 import { captureLogs, sleep } from './helpers.ts'
+import { contractOnly } from './fault-helpers.ts'
 
 async function app (t: Test, options: AsyncViewsOptions, setup?: (app: FastifyInstance) => void, logs?: ReturnType<typeof captureLogs>): Promise<FastifyInstance> {
   const instance = Fastify(logs?.options ?? {})
@@ -68,6 +69,72 @@ t.test('accept(subprotocol) chooses one the client offered', async (t) => {
   const instance = await app(t, { websocket: { urlpatterns: [path('ws/', Picky.asHandler())] } })
   t.same(await (await communicator(t, instance, '/ws/', { subprotocols: ['v1.chat', 'v2.chat'] })).connect(), { connected: true, subprotocol: 'v2.chat' })
   t.same(await (await communicator(t, instance, '/ws/', { subprotocols: ['v1.chat'] })).connect(), { connected: true, subprotocol: null })
+})
+
+t.test('accept() with a subprotocol the client did not offer: a clear error, and the consumer can still accept or close', async (t) => {
+  const errors: string[] = []
+  class Second extends AsyncWebsocketConsumer {
+    override async connect (): Promise<void> {
+      for (const [subprotocol, headers] of [['nope', undefined], ['b', [['Bad Name', 'x']]], ['b', [['X-Ok', 'a\r\nInjected: 1']]], ['b', [['Sec-WebSocket-Protocol', 'a']]], ['b', 'x']] as const) {
+        try {
+          await this.accept(subprotocol, headers as never)
+          errors.push('accepted?!')
+        } catch (error) {
+          errors.push(`${(error as Error).name}: ${(error as Error).message}`)
+        }
+      }
+      if (this.scope.query.get('then') === 'close') await this.close(4001)
+      else await this.accept('b', [['Set-Cookie', 'a=1; Path=/'], ['Set-Cookie', 'b=2; Path=/'], ['X-Extra', 'yes']])
+    }
+  }
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/', Second.asHandler())] } })
+  const c = await communicator(t, instance, '/ws/', { subprotocols: ['a', 'b'] })
+  const result = await Promise.race([c.connect(), sleep(3000).then(() => 'wedged')])
+  t.same(result, { connected: true, subprotocol: 'b' }, 'the second accept() works: the first left nothing pending')
+  t.match(errors[0], /^TypeError: accept\("nope"\): the client offered "a", "b"$/, 'the error names what was offered')
+  t.match(errors[1], /^TypeError: accept\(\): invalid header "Bad Name"/, 'a header name that is not a token')
+  t.match(errors[2], /^TypeError: accept\(\): invalid header "X-Ok"/, 'a header value with CR/LF')
+  t.match(errors[3], /^TypeError: accept\(\): the handshake sets Sec-WebSocket-Protocol itself \(choose the subprotocol with accept\(subprotocol\)\)/, 'a header the handshake owns')
+  t.match(errors[4], /^TypeError: accept\(\): headers must be \[name, value\] pairs or an object/, 'not headers at all')
+  t.same(c.responseHeaders.filter(([name]: [string, string]) => name === 'set-cookie' || name === 'x-extra'), [['set-cookie', 'a=1; Path=/'], ['set-cookie', 'b=2; Path=/'], ['x-extra', 'yes']], 'accept(subprotocol, headers) put them on the 101')
+  await c.sendTo({ text: 'still works' })
+  t.ok(await c.receiveNothing(), 'the connection is usable')
+  const closer = await communicator(t, instance, '/ws/?then=close', { subprotocols: ['a', 'b'] })
+  t.same(await closer.connect(), { connected: false, closeCode: 4001 }, 'or it can close')
+})
+
+t.test('connect() that returns without accepting or closing is refused, and the log says so', async (t) => {
+  class Forgetful extends AsyncWebsocketConsumer {
+    override async connect (): Promise<void> {}
+  }
+  const logs = captureLogs('warn')
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/', Forgetful.asHandler())] } }, undefined, logs)
+  t.same(await (await communicator(t, instance, '/ws/')).connect(), { connected: false, closeCode: 1000 })
+  t.ok(logs.lines.some((line) => line.level === 40 && line.msg === 'Forgetful.connect() returned without calling accept() or close(); the handshake is refused (403)'), 'one warning names the consumer and says why')
+})
+
+t.test('the communicator takes what Channels\' WebsocketCommunicator takes: full URLs, and never a fragment', async (t) => {
+  class Where extends AsyncJsonWebsocketConsumer {
+    override async connect (): Promise<void> {
+      await this.accept()
+      await this.sendJson({ path: this.scope.path, queryString: this.scope.queryString, q: this.scope.query.get('q'), kwargs: this.scope.urlRoute.kwargs })
+    }
+  }
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/<str:room>/', Where.asHandler())] } })
+  const cases: Array<[string, Record<string, unknown>]> = [
+    ['wss://user:pass@example.com:8080/ws/lobby/?q=1#frag', { path: '/ws/lobby/', queryString: 'q=1', q: '1', kwargs: { room: 'lobby' } }],
+    ['ws://example.com/ws/lobby/', { path: '/ws/lobby/', queryString: '', kwargs: { room: 'lobby' } }],
+    ['http://[::1]:80/ws/lobby/?q=a%20b', { path: '/ws/lobby/', queryString: 'q=a%20b', q: 'a b', kwargs: { room: 'lobby' } }],
+    ['//example.com/ws/lobby/?q=2', { path: '/ws/lobby/', queryString: 'q=2', q: '2', kwargs: { room: 'lobby' } }],
+    ['/ws/lobby/?q=3#fragment?x=1', { path: '/ws/lobby/', queryString: 'q=3', q: '3', kwargs: { room: 'lobby' } }],
+    ['/ws/lobby/#only-a-fragment', { path: '/ws/lobby/', queryString: '', kwargs: { room: 'lobby' } }],
+    ['/ws/zürich%20nord/?q=ü', { path: '/ws/zürich nord/', queryString: 'q=%C3%BC', q: 'ü', kwargs: { room: 'zürich nord' } }]
+  ]
+  for (const [url, scope] of cases) {
+    const c = await communicator(t, instance, url)
+    t.same(await c.connect(), { connected: true, subprotocol: null }, `${url}: connects`)
+    t.same(await c.receiveJsonFrom(), scope, `${url}: scope`)
+  }
 })
 
 t.test('close() or DenyConnection before accept refuse the handshake; other errors give 500', async (t) => {
@@ -148,6 +215,91 @@ t.test('layer events dispatch by type: camelCase, then snake_case; base methods 
   const error = await c.receiveFrom().catch((e: unknown) => e) as ConnectionClosed
   t.equal(error.closeCode, 1011, 'a base method name is not a handler: no handler -> 1011')
   t.ok(logs.lines.some((line) => /No handler for message type "close"/.test(line.err?.message)))
+})
+
+t.test('a consumer cannot change the event the next member of its group gets', async (t) => {
+  const seen: Array<{ who: string, text: unknown, tags: unknown, mutated: string }> = []
+  class Meddler extends AsyncJsonWebsocketConsumer {
+    override groups = ['meddled']
+    async roomNews (event: { text: string, tags: string[] }): Promise<void> {
+      let mutated = 'no'
+      try {
+        ;(event as { text: string }).text = 'changed by a consumer'
+        event.tags.push('pushed')
+        mutated = 'yes'
+      } catch (error) {
+        mutated = (error as Error).name
+      }
+      seen.push({ who: this.scope.query.get('n') ?? '?', text: event.text, tags: [...event.tags], mutated })
+      await this.sendJson({ done: true })
+    }
+  }
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/', Meddler.asHandler())] } })
+  const one = await communicator(t, instance, '/ws/?n=one')
+  const two = await communicator(t, instance, '/ws/?n=two')
+  await one.connect()
+  await two.connect()
+  await instance.channelLayer.groupSend('meddled', { type: 'room.news', text: 'as sent', tags: ['a'] })
+  await one.receiveJsonFrom()
+  await two.receiveJsonFrom()
+  t.same(seen.map((s) => s.text), ['as sent', 'as sent'], 'both consumers see the text as sent')
+  t.same(seen.map((s) => s.tags), [['a'], ['a']], 'and the list as sent')
+  t.same(seen.map((s) => s.mutated), ['TypeError', 'TypeError'], 'an event is frozen: changing it throws')
+})
+
+t.test('types whose handler name starts with _ are refused, never dispatched (Channels #1430)', async (t) => {
+  const ran: string[] = []
+  class Private extends AsyncJsonWebsocketConsumer {
+    override groups = ['private']
+    async _reset_password (): Promise<void> { ran.push('_reset_password') }
+    async _x (): Promise<void> { ran.push('_x') }
+    async X (): Promise<void> { ran.push('X') }
+    async ResetPassword (): Promise<void> { ran.push('ResetPassword') }
+    async public_ok (): Promise<void> { await this.sendJson({ ok: true }) }
+  }
+  const logs = captureLogs('error')
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/', Private.asHandler())] } }, undefined, logs)
+  for (const type of ['_reset.password', '.x']) {
+    const c = await communicator(t, instance, '/ws/')
+    await c.connect()
+    await instance.channelLayer.groupSend('private', { type: 'public.ok' })
+    t.same(await c.receiveJsonFrom(), { ok: true }, 'a public handler runs')
+    await instance.channelLayer.groupSend('private', { type })
+    const error = await c.receiveFrom().catch((e: unknown) => e) as ConnectionClosed
+    t.equal(error.closeCode, 1011, `${type}: refused like an unknown type (1011)`)
+    t.ok(logs.lines.some((line) => line.err?.message?.includes(`Malformed type in message (leading underscore): ${JSON.stringify(type)}`)), `${type}: the log says why`)
+  }
+  t.same(ran, [], 'no private (or look-alike) method ran')
+})
+
+t.test('layer messages of type websocket.receive and websocket.disconnect act as the frames would', async (t) => {
+  const disconnects: number[] = []
+  class Echo extends AsyncWebsocketConsumer {
+    override groups = ['echoes']
+    override async receive ({ text, bytes }: IncomingFrame): Promise<void> {
+      if (text !== undefined) await this.send({ text: `echo:${text}` })
+      else await this.send({ bytes: Buffer.concat([Buffer.from('echo:'), bytes as Buffer]) })
+    }
+
+    override async disconnect (code: number): Promise<void> { disconnects.push(code) }
+  }
+  const instance = await app(t, { websocket: { urlpatterns: [path('ws/', Echo.asHandler())] } })
+  const c = await communicator(t, instance, '/ws/')
+  await c.connect()
+  await instance.channelLayer.groupSend('echoes', { type: 'websocket.receive', text: 'from the group' })
+  t.equal(await c.receiveFrom(), 'echo:from the group', 'text: receive({ text }) ran')
+  await instance.channelLayer.groupSend('echoes', { type: 'websocket.receive', bytes: new Uint8Array([1, 2, 3]) })
+  const bytes = await c.receiveFrom()
+  t.ok(Buffer.isBuffer(bytes), 'bytes reach receive() as a Buffer, as a client frame would')
+  t.same([...(bytes as Buffer)], [...Buffer.from('echo:'), 1, 2, 3])
+  await instance.channelLayer.groupSend('echoes', { type: 'websocket.disconnect', code: 4321 })
+  const error = await c.receiveFrom().catch((e: unknown) => e) as ConnectionClosed
+  t.equal(error.closeCode, 1000, 'the socket is closed')
+  await sleep(50)
+  t.same(disconnects, [4321], 'disconnect() ran once, with the code of the message')
+  await instance.channelLayer.groupSend('echoes', { type: 'websocket.disconnect', code: 1 })
+  await sleep(50)
+  t.same(disconnects, [4321], 'it left the group: a second disconnect message reaches nobody')
 })
 
 t.test('one event at a time per consumer, in arrival order', async (t) => {
@@ -385,11 +537,14 @@ t.test('AsyncConsumer and asHandler checks; bad websocket options fail register'
   t.throws(() => Bare.asHandler({ nope: 1 } as never), /invalid keyword 'nope'/)
   const handler = Lifecycle.asHandler()
   t.equal(handler.consumerClass, Lifecycle)
-  const http = Fastify()
-  t.teardown(() => http.close())
-  await http.register(asyncViews, { urlpatterns: [path('ws-as-http/', handler)] })
-  t.equal((await http.inject('/ws-as-http/')).statusCode, 426, 'a consumer mounted as an HTTP view answers 426')
-  for (const websocket of [{ urlpatterns: [path('x/', async () => ({}))] }, { nope: 1 }, { maxPayload: 0 }, { pingInterval: -1 }, { allowedOrigins: 'x' }]) {
+  for (const urlpatterns of [[path('ws-as-http/', handler)], [path('api/', include([path('nested/<int:id>/', handler)]))]]) {
+    const http = Fastify()
+    await t.rejects((async () => { await http.register(asyncViews, { urlpatterns }) })(),
+      { name: 'ImproperlyConfigured', message: /URL pattern '(ws-as-http\/|api\/nested\/<int:id>\/)' mounts the consumer Lifecycle \(Lifecycle\.asHandler\(\)\) among the HTTP urlpatterns; consumers belong in websocket\.urlpatterns/ },
+      'a consumer mounted among the HTTP patterns is refused at register, naming the pattern')
+    await http.close()
+  }
+  for (const websocket of [{ urlpatterns: [path('x/', async () => ({}))] }, { nope: 1 }, { maxPayload: 0 }, { pingInterval: -1 }, { allowedOrigins: 'x' }, { closeTimeout: -1 }, { closeTimeout: 'soon' }]) {
     const bad = Fastify()
     await t.rejects((async () => { await bad.register(asyncViews, { websocket: websocket as never }) })(), { name: 'ImproperlyConfigured' }, JSON.stringify(websocket))
     await bad.close()
@@ -399,20 +554,7 @@ t.test('AsyncConsumer and asHandler checks; bad websocket options fail register'
 t.test('a custom layer without the push fast path still feeds consumers (receive loop)', async (t) => {
   const inner = new InMemoryChannelLayer()
   // Only the public contract: no [kSubscribe].
-  const custom: ChannelLayer = {
-    capacity: inner.capacity,
-    expiry: inner.expiry,
-    groupExpiry: inner.groupExpiry,
-    log: undefined,
-    send: async (c, m) => { await inner.send(c, m) },
-    receive: async (c, o) => await inner.receive(c, o),
-    newChannel: async (p) => await inner.newChannel(p),
-    groupAdd: async (g, c) => { await inner.groupAdd(g, c) },
-    groupDiscard: async (g, c) => { await inner.groupDiscard(g, c) },
-    groupSend: async (g, m) => { await inner.groupSend(g, m) },
-    flush: async () => { await inner.flush() },
-    close: async () => { await inner.close() }
-  }
+  const custom = contractOnly(inner)
   class Listener extends AsyncJsonWebsocketConsumer {
     override groups = ['custom']
     async news (event: { n: number }): Promise<void> { await this.sendJson({ n: event.n }) }

@@ -13,6 +13,7 @@ import asyncViews, {
   type AsyncViewsOptions, type IncomingFrame, type LayerMessage
 } from 'fastify-async-views'
 import { captureLogs, sleep, type LogCapture } from './helpers.ts'
+import { until } from './fault-helpers.ts'
 
 // ---------------------------------------------------------------- helpers
 
@@ -137,16 +138,6 @@ async function serves (t: Test, port: number): Promise<void> {
   t.equal(await c.next(), `echo:${probe}`, 'the server still serves another client')
   c.ws.close(1000)
   t.equal((await c.closed).code, 1000)
-}
-
-/** Polls until `predicate()` holds; false after `timeoutMs`. */
-async function until (predicate: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) return false
-    await sleep(10)
-  }
-  return true
 }
 
 /** Polls until `predicate()` holds (fails the test after `timeoutMs`). */
@@ -469,7 +460,14 @@ t.test('malformed handshakes get HTTP 400 before any consumer code runs', async 
     ['Sec-WebSocket-Version 14', { 'Sec-WebSocket-Version': '14' }],
     ['no Sec-WebSocket-Version', { 'Sec-WebSocket-Version': undefined }],
     ['Upgrade: h2c', { Upgrade: 'h2c' }],
-    ['no Upgrade header (Connection: Upgrade with the WebSocket headers)', { Upgrade: undefined }]
+    ['no Upgrade header (Connection: Upgrade with the WebSocket headers)', { Upgrade: undefined }],
+    ['Upgrade: websocket, h2c', { Upgrade: 'websocket, h2c' }],
+    ['a duplicated subprotocol', { 'Sec-WebSocket-Protocol': 'chat, chat' }],
+    ['an empty item in the subprotocol list', { 'Sec-WebSocket-Protocol': 'chat,,x' }],
+    ['a subprotocol list ending in a comma', { 'Sec-WebSocket-Protocol': 'chat,' }],
+    ['a space inside a subprotocol', { 'Sec-WebSocket-Protocol': 'a b' }],
+    ['a separator in a subprotocol', { 'Sec-WebSocket-Protocol': 'a/b' }],
+    ['malformed Sec-WebSocket-Extensions', { 'Sec-WebSocket-Extensions': 'permessage-deflate; =' }]
   ]
   for (const [label, overrides] of cases) {
     const { socket, response } = await rawRequest(t, port, '/counted/', handshakeHeaders(port, overrides))
@@ -776,6 +774,41 @@ t.test('subprotocols over real sockets', async (t) => {
   const offered = await connected(t, port, '/offered/', ['x', 'y'])
   t.equal(await offered.next(), JSON.stringify(['x', 'y']), 'scope.subprotocols lists what the client offered, in order')
   t.equal(offered.ws.protocol, 'y', 'the consumer may choose any offered one')
+  await serves(t, port)
+})
+
+t.test('accept(subprotocol, headers): the headers are on the 101; the scope never holds a fragment', async (t) => {
+  class Cookie extends AsyncWebsocketConsumer {
+    override async connect (): Promise<void> {
+      await this.accept(this.scope.subprotocols[0] ?? null, [['Set-Cookie', 'sessionid=abc; Path=/; HttpOnly'], ['Set-Cookie', 'csrftoken=x; Path=/'], ['X-Served-By', 'consumer']])
+      await this.send({ text: JSON.stringify({ queryString: this.scope.queryString, path: this.scope.path }) })
+    }
+  }
+  const { port } = await listen(t, { websocket: { urlpatterns: [path('cookie/', Cookie.asHandler())] } })
+  const raw = await rawRequest(t, port, '/cookie/', handshakeHeaders(port, { 'Sec-WebSocket-Protocol': 'v1' }))
+  t.equal(raw.response.status, 101)
+  t.equal(raw.response.headers['x-served-by'], 'consumer', 'an extra header')
+  t.equal(raw.response.headers['sec-websocket-protocol'], 'v1', 'with the chosen subprotocol')
+  raw.socket.destroy()
+  const upgradeHeaders = await new Promise<Record<string, string | string[] | undefined>>((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/cookie/?b=2`)
+    ws.once('upgrade', (response) => { resolve(response.headers); ws.close() })
+    ws.once('error', reject)
+  })
+  t.same(upgradeHeaders['set-cookie'], ['sessionid=abc; Path=/; HttpOnly', 'csrftoken=x; Path=/'], 'both Set-Cookie headers, as a browser sees them')
+  const c = await connected(t, port, '/cookie/?c=3')
+  t.same(JSON.parse(String(await c.next())), { queryString: 'c=3', path: '/cookie/' })
+  // A raw client may put a fragment in its request line: it never reaches the scope.
+  const fragment = await rawWebsocket(t, port, '/cookie/?d=4#frag')
+  let buffered = fragment.response.rest
+  fragment.socket.resume()
+  const first = await new Promise<ServerFrame>((resolve) => {
+    const check = (): void => { const frames = parseFrames(buffered); if (frames.length > 0) resolve(frames[0]) }
+    fragment.socket.on('data', (chunk: Buffer) => { buffered = Buffer.concat([buffered, chunk]); check() })
+    check()
+  })
+  t.same(JSON.parse(first.payload.toString()), { queryString: 'd=4', path: '/cookie/' }, 'queryString without the fragment')
+  fragment.socket.destroy()
   await serves(t, port)
 })
 

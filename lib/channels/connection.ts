@@ -3,11 +3,12 @@ import * as wsModule from 'ws'
 import type { WebSocket } from 'ws'
 import { AsyncConsumer, AsyncWebsocketConsumer, kConnection, type ConnectionControl, type ConsumerHandler, type OutgoingFrame } from './consumer.js'
 import { DenyConnection, StopConsumer } from './exceptions.js'
+import { handshakeHeaderLines, type HandshakeHeaders } from './handshake.js'
 import { kSubscribe, type ChannelLayer, type LayerMessage, type LocalReceiver } from './layer.js'
 import { Scope } from './scope.js'
 
 /** How the handshake ends: upgraded, or refused with an HTTP status. */
-export type Decision = { accept: true, subprotocol: string | null } | { accept: false, status: number, closeCode: number }
+export type Decision = { accept: true, subprotocol: string | null, headers: string[] | undefined } | { accept: false, status: number, closeCode: number }
 
 // A layer event is queued as the message itself (no wrapper per delivery);
 // everything else is a Control (told apart by class, never by a field a message could have).
@@ -29,6 +30,8 @@ type Item = Control | LayerMessage
 // Beyond this many bytes queued on the socket, send() waits for the client:
 // the consumer's backlog then grows and the layer refuses it more (ChannelFull).
 const HIGH_WATER = 1024 * 1024
+
+const GONE = 'The client went away during the handshake'
 
 const VALID_CLOSE = (code: number): boolean =>
   Number.isInteger(code) && ((code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999))
@@ -59,6 +62,10 @@ export class Connection implements LocalReceiver, ConnectionControl {
   #queue: Array<Item | undefined> = []
   #head = 0
   #draining = false
+  /** The client left before the upgrade completed. */
+  #gone = false
+  /** What the consumer's code is busy with, for app.close()'s report. */
+  #phase: 'starting' | 'connect()' | 'disconnect()' | undefined = 'starting'
   #unsubscribe: (() => void) | undefined
   readonly #layer: ChannelLayer
 
@@ -79,23 +86,37 @@ export class Connection implements LocalReceiver, ConnectionControl {
     this.#decision = { promise, resolve: settle }
   }
 
-  /** Creates the consumer, gives it a channel, joins its groups and starts `connect()`. */
-  static async start (handler: ConsumerHandler, request: FastifyRequest, urlRoute: Scope['urlRoute'], layer: ChannelLayer, onFinished?: () => void): Promise<Connection> {
+  /**
+   * Creates the consumer and starts it: a channel, its groups, then `connect()`.
+   * Returned at once, so the caller can follow the client from the first moment.
+   */
+  static start (handler: ConsumerHandler, request: FastifyRequest, urlRoute: Scope['urlRoute'], layer: ChannelLayer, onFinished?: () => void): Connection {
     const connection = new Connection(handler, request, urlRoute, layer, onFinished)
-    const consumer = connection.consumer
-    consumer.channelName = await layer.newChannel()
-    connection.#unsubscribe = subscribe(layer, consumer.channelName, connection)
+    // Whatever comes meanwhile (a client gone, layer events) waits for connect().
+    connection.#draining = true
+    connection.#begin().catch(() => {})
+    return connection
+  }
+
+  async #begin (): Promise<void> {
+    const consumer = this.consumer
+    const layer = this.#layer
     try {
+      consumer.channelName = await layer.newChannel()
+      this.#unsubscribe = subscribe(layer, consumer.channelName, this)
       for (const group of consumer.groups) await layer.groupAdd(group, consumer.channelName)
     } catch (error) {
-      connection.#push(CONNECT)
-      connection.#refuse(500, 1011)
-      connection.log.error({ err: error }, `${consumer.constructor.name}: could not join its groups`)
-      await connection.#teardown(1006)
-      return connection
+      this.#report('error', error, `${consumer.constructor.name} could not ${consumer.channelName === undefined ? 'get a channel' : 'join its groups'}; the handshake is refused (500)`)
+      this.#refuse(500, 1011)
+      this.#resume()
+      return
     }
-    connection.#push(CONNECT)
-    return connection
+    this.#run(CONNECT)
+  }
+
+  /** True once disconnect() ran and the groups were left. */
+  get done (): boolean {
+    return this.#finished
   }
 
   /** How the handshake ends (accept, or refusal with an HTTP status); read once, by the upgrade. */
@@ -144,7 +165,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
     socket.on('error', onError)
     socket.once('close', onSocketClose)
     if (this.state === 'closed') {
-      socket.close(1011)
+      socket.close(this.#pendingClose?.code ?? 1011)
       return
     }
     this.state = 'open'
@@ -168,27 +189,40 @@ export class Connection implements LocalReceiver, ConnectionControl {
     this.#onClose(code === 1006 && this.#errorCode !== undefined ? this.#errorCode : code)
   }
 
-  /** The socket went away before the upgrade finished. */
+  /** The client went away before the upgrade finished, whatever the consumer was doing (connect() too). */
   abortHandshake (): void {
     if (this.state === 'open' || this.state === 'closed') return
-    this.#accepted?.reject(new Error('The client went away during the handshake'))
+    this.#gone = true
+    this.#accepted?.reject(new Error(GONE))
+    if (!this.#decided) {
+      this.#decided = true
+      this.#decide({ accept: false, status: 400, closeCode: 1006 })
+    }
     this.#onClose(1006)
   }
 
-  accept (subprotocol?: string | null): Promise<void> {
+  accept (subprotocol?: string | null, headers?: HandshakeHeaders): Promise<void> {
     if (this.#accepted !== undefined) return this.#accepted.promise
+    if (this.#gone) return Promise.reject(new Error(GONE))
     if (this.#decided) return Promise.reject(new Error('accept() after the connection was refused or closed'))
-    let settle!: { resolve: () => void, reject: (error: Error) => void }
-    const promise = new Promise<void>((resolve, reject) => { settle = { resolve, reject } })
-    this.#accepted = { promise, ...settle }
+    // Checked before anything is stored: a bad call leaves the consumer free to accept again, or close.
     const offered = (this.consumer.scope as Scope).subprotocols
     const chosen = subprotocol ?? null
     if (chosen !== null && !offered.includes(chosen)) {
-      return Promise.reject(new TypeError(`accept('${chosen}'): the client offered ${offered.length === 0 ? 'no subprotocols' : offered.join(', ')}`))
+      return Promise.reject(new TypeError(`accept(${JSON.stringify(chosen)}): the client offered ${offered.length === 0 ? 'no subprotocols' : offered.map((p) => JSON.stringify(p)).join(', ')}`))
     }
+    let lines: string[] | undefined
+    try {
+      if (headers !== undefined) lines = handshakeHeaderLines(headers)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    let settle!: { resolve: () => void, reject: (error: Error) => void }
+    const promise = new Promise<void>((resolve, reject) => { settle = { resolve, reject } })
+    this.#accepted = { promise, ...settle }
     this.state = 'accepted'
     this.#decided = true
-    this.#decide({ accept: true, subprotocol: chosen })
+    this.#decide({ accept: true, subprotocol: chosen, headers: lines })
     return promise
   }
 
@@ -226,6 +260,24 @@ export class Connection implements LocalReceiver, ConnectionControl {
       return
     }
     if (this.state === 'open') this.socket?.close(code, reason)
+  }
+
+  /** app.close(): an open consumer closes with 1001; one still in connect() gets its handshake refused (503). */
+  shutdown (): void {
+    if (this.state === 'open') this.socket?.close(1001, 'server shutting down')
+    else if (this.state === 'accepted') this.#pendingClose = { code: 1001, reason: 'server shutting down' }
+    else if (this.state === 'connecting') this.#refuse(503, 1001)
+  }
+
+  /** app.close() stopped waiting for this consumer: its connection goes, whatever its code is doing. */
+  abandon (): void {
+    this.socket?.terminate()
+    this.request.raw.socket?.destroy()
+  }
+
+  /** `Consumer (path, in connect())`: for app.close()'s report. */
+  describe (): string {
+    return `${this.consumer.constructor.name} (${this.request.raw.url ?? '?'}, ${this.#phase === undefined ? this.state : `in ${this.#phase}`})`
   }
 
   /** Sweep tick: a peer that did not answer the last ping is dropped. */
@@ -324,6 +376,9 @@ export class Connection implements LocalReceiver, ConnectionControl {
     const consumer = this.consumer
     if (!(item instanceof Control)) {
       if (this.state === 'closed') return undefined
+      // As in Channels, layer messages of these types are handled as the client's own would be.
+      if (item.type === 'websocket.receive') return this.#layerFrame(item)
+      if (item.type === 'websocket.disconnect') return this.#layerDisconnect(item)
       return consumer.dispatch(item)
     }
     if (item.kind === 'frame') {
@@ -335,8 +390,27 @@ export class Connection implements LocalReceiver, ConnectionControl {
     return this.#connect()
   }
 
+  #layerFrame (message: LayerMessage): Promise<void> | undefined {
+    if (this.state !== 'open' && this.state !== 'accepted') return undefined
+    const { text, bytes } = message
+    if (typeof text === 'string') return (this.consumer as AsyncWebsocketConsumer).receive({ text })
+    if (bytes instanceof Uint8Array) return (this.consumer as AsyncWebsocketConsumer).receive({ bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) })
+    return Promise.reject(new TypeError("A 'websocket.receive' message needs a string 'text' or Uint8Array 'bytes'"))
+  }
+
+  // The consumer ends as if its client had closed with the message's code: the socket is closed (1000).
+  #layerDisconnect (message: LayerMessage): undefined {
+    const code = typeof message.code === 'number' ? message.code : 1000
+    if (this.state === 'open') this.socket?.close(1000)
+    else if (this.state === 'accepted') this.#pendingClose = { code: 1000, reason: undefined }
+    this.state = 'closed'
+    this.#push(new Control('disconnect', undefined, false, code))
+    return undefined
+  }
+
   async #connect (): Promise<void> {
     const consumer = this.consumer as AsyncWebsocketConsumer
+    this.#phase = 'connect()'
     try {
       await consumer.connect()
     } catch (error) {
@@ -345,14 +419,19 @@ export class Connection implements LocalReceiver, ConnectionControl {
         return
       }
       if (!this.#decided) {
-        this.log.error({ err: error }, `${consumer.constructor.name}.connect() failed`)
+        this.#report('error', error, `${consumer.constructor.name}.connect() failed`)
         this.#refuse(500, 1011)
         return
       }
       throw error
+    } finally {
+      this.#phase = undefined
     }
-    // connect() returned without accepting or closing: refuse rather than hang.
-    if (!this.#decided) this.#refuse(403, 1000)
+    // connect() returned without accepting or closing: refuse rather than hang, and say so.
+    if (!this.#decided) {
+      this.log.warn(`${consumer.constructor.name}.connect() returned without calling accept() or close(); the handshake is refused (403)`)
+      this.#refuse(403, 1000)
+    }
   }
 
   #failed (error: unknown, item: Item): void {
@@ -362,11 +441,18 @@ export class Connection implements LocalReceiver, ConnectionControl {
       return
     }
     if (this.state === 'closed' && item === CONNECT) return
-    try {
-      this.log.error({ err: error }, `${this.consumer.constructor.name} failed handling a ${what}; closing with 1011`)
-    } catch {}
+    this.#report('error', error, `${this.consumer.constructor.name} failed handling a ${what}; closing with 1011`)
     if (this.state === 'open') this.socket?.close(1011)
     else if (this.state === 'accepted') this.#pendingClose = { code: 1011, reason: undefined }
+  }
+
+  // Logs an error the consumer or the layer raised; a value the logger cannot serialise must not stop the connection's course.
+  #report (level: 'error' | 'warn', error: unknown, message: string): void {
+    try {
+      this.log[level]({ err: error }, message)
+    } catch {
+      try { this.log[level](`${message} (the error could not be logged)`) } catch {}
+    }
   }
 
   async #teardown (code: number): Promise<void> {
@@ -374,16 +460,19 @@ export class Connection implements LocalReceiver, ConnectionControl {
     this.#unsubscribe?.()
     this.#unsubscribe = undefined
     const consumer = this.consumer as AsyncWebsocketConsumer
+    this.#phase = 'disconnect()'
     try {
       if (typeof consumer.disconnect === 'function') await consumer.disconnect(code)
     } catch (error) {
-      if (!(error instanceof StopConsumer)) this.log.error({ err: error }, `${consumer.constructor.name}.disconnect() failed`)
+      if (!(error instanceof StopConsumer)) this.#report('error', error, `${consumer.constructor.name}.disconnect() failed`)
     }
-    for (const group of consumer.groups) {
+    this.#phase = undefined
+    // Without a channel (the layer gave none) there is no membership to leave.
+    for (const group of consumer.channelName === undefined ? [] : consumer.groups) {
       try {
         await this.#layer.groupDiscard(group, consumer.channelName)
       } catch (error) {
-        this.log.warn({ err: error, group }, 'could not leave a group')
+        this.#report('warn', error, `could not leave the group ${group}`)
       }
     }
     this.#finished = true

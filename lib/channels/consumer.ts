@@ -2,13 +2,14 @@ import type { HttpRequest } from '../http/request.js'
 import { HttpResponse } from '../http/response.js'
 import type { ViewFunction } from '../http/view-types.js'
 import { encodeJson } from './json.js'
+import type { HandshakeHeaders } from './handshake.js'
 import type { ChannelLayer, LayerMessage } from './layer.js'
 import type { Scope } from './scope.js'
 import type { ChannelScope } from './worker.js'
 
 /** What a consumer's socket-facing methods are delegated to (set by the runtime). */
 export interface ConnectionControl {
-  accept (subprotocol?: string | null): Promise<void>
+  accept (subprotocol?: string | null, headers?: HandshakeHeaders): Promise<void>
   send (data: OutgoingFrame, close?: boolean | number): Promise<void>
   close (code: number, reason?: string): Promise<void>
 }
@@ -78,8 +79,11 @@ export class AsyncConsumer {
 
   /** Calls the handler for a layer event's type; none -> an error (the connection closes with 1011). */
   dispatch (message: LayerMessage): Promise<void> {
-    const name = handlerName(this, message.type)
-    if (name === undefined) return Promise.reject(new Error(`No handler for message type ${JSON.stringify(message.type)} on ${this.constructor.name}`))
+    const type = message.type
+    // As Channels (its #1430): a handler name starting with '_' (type '_a.b' or '.a') is private, never called.
+    if (type.charCodeAt(0) === 95 || type.charCodeAt(0) === 46) return Promise.reject(new Error(`Malformed type in message (leading underscore): ${JSON.stringify(type)}`))
+    const name = handlerName(this, type)
+    if (name === undefined) return Promise.reject(new Error(`No handler for message type ${JSON.stringify(type)} on ${this.constructor.name}`))
     try {
       // The handler's own promise, not another one wrapped around it.
       return Promise.resolve((this as unknown as Record<string, (m: LayerMessage) => Promise<void> | undefined>)[name](message))
@@ -118,9 +122,12 @@ export class AsyncWebsocketConsumer<K = Record<string, unknown>> extends AsyncCo
     await this.accept()
   }
 
-  /** Accepts the connection (optionally choosing one of `scope.subprotocols`); resolves once upgraded. */
-  accept (subprotocol?: string | null): Promise<void> {
-    return this[kConnection].accept(subprotocol)
+  /**
+   * Accepts the connection, optionally choosing one of `scope.subprotocols` and
+   * adding headers to the 101 (`[['Set-Cookie', 'a=1']]`); resolves once upgraded.
+   */
+  accept (subprotocol?: string | null, headers?: HandshakeHeaders): Promise<void> {
+    return this[kConnection].accept(subprotocol, headers)
   }
 
   /** A frame from the client. */

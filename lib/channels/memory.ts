@@ -1,6 +1,7 @@
 import { ChannelFull, ChannelLayerUnavailable } from '../errors.js'
-import { checkLayerOptions, randomSuffix, kSubscribe, type ChannelLayer, type LayerLogger, type LayerOptions, type LocalReceiver } from './layer.js'
-import { checkChannelName, checkGroupName, checkMessage, type LayerMessage } from './names.js'
+import { checkLayerOptions, dropExpired, randomSuffix, kSubscribe, Sweeper, type ChannelLayer, type LayerLogger, type LayerOptions, type LocalReceiver } from './layer.js'
+import { checkChannelName, checkGroupName, type LayerMessage } from './names.js'
+import { decodeMessage, encodeMessage, shareable } from './codec.js'
 
 interface Waiter {
   resolve (message: LayerMessage): void
@@ -15,7 +16,8 @@ interface Mailbox {
 
 /**
  * Channels' InMemoryChannelLayer: one process, no persistence. Expiry is
- * checked when messages are read or counted, never by timers.
+ * checked when messages are read or counted, and a sweep on an unref'd timer
+ * reclaims expired messages and lapsed memberships nobody touches any more.
  */
 export class InMemoryChannelLayer implements ChannelLayer {
   readonly capacity: number
@@ -26,27 +28,35 @@ export class InMemoryChannelLayer implements ChannelLayer {
   readonly #receivers = new Map<string, LocalReceiver>()
   readonly #groups = new Map<string, Map<string, number>>()
   #closed = false
+  readonly #sweeper: Sweeper
+
+  /** Per-channel capacities (channelCapacity); undefined: `capacity` for all. */
+  readonly #capacityOf: ((channel: string) => number) | undefined
 
   constructor (options: LayerOptions = {}) {
-    const checked = checkLayerOptions(options)
+    const checked = checkLayerOptions('InMemoryChannelLayer', options)
     this.capacity = checked.capacity
+    this.#capacityOf = options.channelCapacity === undefined ? undefined : checked.capacityOf
     this.expiry = checked.expiry
     this.groupExpiry = checked.groupExpiry
     this.log = options.log
+    this.#sweeper = new Sweeper(Math.min(this.expiry, this.groupExpiry), () => this.#sweep())
   }
 
   async send (channel: string, message: LayerMessage): Promise<void> {
     checkChannelName(channel)
-    checkMessage(message)
+    // Through the codec, as on Redis: the same values arrive, the same ones are refused.
+    const text = encodeMessage(message)
     this.#open()
-    this.#deliver(channel, structuredClone(message), Date.now())
+    this.#deliver(channel, decodeMessage(text), Date.now())
   }
 
-  // Throws ChannelFull; `message` is already this send's own copy.
+  // Throws ChannelFull; `message` is decoded (frozen) for this delivery.
   #deliver (channel: string, message: LayerMessage, now: number): void {
     const receiver = this.#receivers.get(channel)
+    const capacity = this.#capacityOf === undefined ? this.capacity : this.#capacityOf(channel)
     if (receiver !== undefined) {
-      if (receiver.backlog >= this.capacity) throw new ChannelFull(`Channel ${channel} is full (${this.capacity} messages waiting)`)
+      if (receiver.backlog >= capacity) throw new ChannelFull(`Channel ${channel} is full (${capacity} messages waiting)`)
       receiver.deliver(message)
       return
     }
@@ -61,9 +71,24 @@ export class InMemoryChannelLayer implements ChannelLayer {
       waiter.resolve(message)
       return
     }
-    prune(mailbox, now)
-    if (mailbox.messages.length >= this.capacity) throw new ChannelFull(`Channel ${channel} is full (${this.capacity} messages waiting)`)
+    dropExpired(mailbox.messages, now)
+    if (mailbox.messages.length >= capacity) throw new ChannelFull(`Channel ${channel} is full (${capacity} messages waiting)`)
     mailbox.messages.push({ message, expires: now + this.expiry * 1000 })
+    this.#sweeper.start()
+  }
+
+  // Runs while there is something to reclaim.
+  #sweep (): boolean {
+    const now = Date.now()
+    for (const [channel, mailbox] of this.#mailboxes) {
+      dropExpired(mailbox.messages, now)
+      this.#tidy(channel, mailbox)
+    }
+    for (const [group, members] of this.#groups) {
+      for (const [channel, expires] of members) if (expires <= now) members.delete(channel)
+      if (members.size === 0) this.#groups.delete(group)
+    }
+    return this.#mailboxes.size > 0 || this.#groups.size > 0
   }
 
   async receive (channel: string, options: { signal?: AbortSignal } = {}): Promise<LayerMessage> {
@@ -73,7 +98,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
     if (signal?.aborted === true) throw signal.reason
     const mailbox = this.#mailboxes.get(channel)
     if (mailbox !== undefined) {
-      prune(mailbox, Date.now())
+      dropExpired(mailbox.messages, Date.now())
       const first = mailbox.messages.shift()
       if (first !== undefined) {
         this.#tidy(channel, mailbox)
@@ -119,6 +144,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
     }
     // Re-adding renews the membership: its age restarts.
     members.set(channel, Date.now() + this.groupExpiry * 1000)
+    this.#sweeper.start()
   }
 
   async groupDiscard (group: string, channel: string): Promise<void> {
@@ -133,12 +159,12 @@ export class InMemoryChannelLayer implements ChannelLayer {
 
   async groupSend (group: string, message: LayerMessage): Promise<void> {
     checkGroupName(group)
-    checkMessage(message)
+    const text = encodeMessage(message)
     this.#open()
     const members = this.#groups.get(group)
     if (members === undefined) return
-    // One copy for the whole group: receivers must not change what they get.
-    const copy = structuredClone(message)
+    // One frozen message for the whole group, unless it holds Dates or bytes (never frozen): then one each.
+    const shared = shareable(text) ? decodeMessage(text) : undefined
     const now = Date.now()
     for (const [channel, expires] of members) {
       if (expires <= now) {
@@ -146,7 +172,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
         continue
       }
       try {
-        this.#deliver(channel, copy, now)
+        this.#deliver(channel, shared ?? decodeMessage(text), now)
       } catch (error) {
         if (!(error instanceof ChannelFull)) throw error
         this.#dropped(group, channel)
@@ -170,6 +196,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#sweeper.stop()
     const error = new ChannelLayerUnavailable('The channel layer was closed')
     for (const mailbox of this.#mailboxes.values()) for (const waiter of mailbox.waiters) waiter.reject(error)
     this.#mailboxes.clear()
@@ -188,11 +215,4 @@ export class InMemoryChannelLayer implements ChannelLayer {
   #open (): void {
     if (this.#closed) throw new ChannelLayerUnavailable('The channel layer is closed')
   }
-}
-
-function prune (mailbox: Mailbox, now: number): void {
-  const messages = mailbox.messages
-  let drop = 0
-  while (drop < messages.length && messages[drop].expires <= now) drop++
-  if (drop > 0) messages.splice(0, drop)
 }

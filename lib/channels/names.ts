@@ -25,16 +25,6 @@ export interface LayerMessage {
   [key: string]: unknown
 }
 
-export function checkMessage (message: unknown): LayerMessage {
-  if (message === null || typeof message !== 'object' || Array.isArray(message)) {
-    throw new TypeError(`A channel layer message must be a plain object with a string 'type' (got ${message === null ? 'null' : Array.isArray(message) ? 'an array' : typeof message})`)
-  }
-  const proto = Object.getPrototypeOf(message)
-  if (proto !== Object.prototype && proto !== null) throw new TypeError('A channel layer message must be a plain object')
-  if (typeof (message as { type?: unknown }).type !== 'string') throw new TypeError('A channel layer message needs a string \'type\'')
-  return message as LayerMessage
-}
-
 /** The process-local part of a channel name: `specific.abc!xyz` -> `specific.abc!`. */
 export function nonLocalName (name: string): string {
   const bang = name.indexOf('!')

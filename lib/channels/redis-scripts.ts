@@ -15,14 +15,27 @@ local function scoreFor (key, now)
   return string.format('%.17g', now)
 end
 `
+
+// A command that reaches Redis after its deadline (ms, Redis's clock) does
+// nothing: its sender has already given up on it (redis-shard.ts).
+const LATE = `
+local function late (deadline)
+  local now = redis.call('TIME')
+  if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(deadline) then
+    return redis.error_reply('FAV_LATE the command reached Redis after its deadline')
+  end
+end
+`
 //
 // A group is two keys: a sorted set `gr:<group>` of channels scored by when
 // they joined (expiry), and a hash `gk:<group>` from each channel key (a
 // process key for process channels) to its members, comma-joined. groupSend
 // reads the hash: its cost follows the number of processes, not of members.
 
-/** send: KEYS[1] channel key. ARGV: now, expiry ms, capacity, member, ttl s. Returns 1, or 0 when full. */
-export const SEND = SCORE + `
+/** send: KEYS[1] channel key. ARGV: now, expiry ms, capacity, member, ttl s, deadline. Returns 1, or 0 when full. */
+export const SEND = SCORE + LATE + `
+local refused = late(ARGV[6])
+if refused then return refused end
 local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
@@ -31,8 +44,10 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 `
 
-/** groupAdd: KEYS: group set, group hash. ARGV: now, channel, its channel key name, ttl s. */
-export const GROUP_ADD = `
+/** groupAdd: KEYS: group set, group hash. ARGV: now, channel, its channel key name, ttl s, deadline. */
+export const GROUP_ADD = LATE + `
+local refused = late(ARGV[5])
+if refused then return refused end
 if redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) == 1 then
   local list = redis.call('HGET', KEYS[2], ARGV[3])
   if list then redis.call('HSET', KEYS[2], ARGV[3], list .. ',' .. ARGV[2]) else redis.call('HSET', KEYS[2], ARGV[3], ARGV[2]) end
@@ -91,10 +106,12 @@ end
 /**
  * groupSend on one server: one message per channel key, naming its members.
  * KEYS: group set, group hash. ARGV: now, group expiry ms, expiry ms,
- * capacity, channel key prefix, order prefix, message JSON, ttl s.
+ * capacity, channel key prefix, order prefix, message JSON, ttl s, deadline.
  * Returns the member lists (comma-joined) that were skipped as full.
  */
-export const GROUP_SEND = TARGETS + SCORE + `
+export const GROUP_SEND = TARGETS + SCORE + LATE + `
+local refused = late(ARGV[9])
+if refused then return refused end
 local now = tonumber(ARGV[1])
 local fields = targets(now, tonumber(ARGV[2]))
 local full = {}
@@ -119,20 +136,22 @@ return targets(tonumber(ARGV[1]), tonumber(ARGV[2]))
 `
 
 /**
- * Writes one message per key (groupSend across several servers). KEYS: channel
- * keys. ARGV: now, expiry ms, capacity, order prefix, message JSON, ttl s, then
- * the members (comma-joined) per key. Returns the indexes (1-based) of full keys.
+ * Writes one message per key (a groupSend across several servers, or with
+ * capacities per channel). KEYS: channel keys. ARGV: now, expiry ms, order
+ * prefix, message, ttl s, deadline, then the members (comma-joined) per key,
+ * then the capacity per key. Returns the indexes (1-based) of full keys.
  */
-export const DELIVER = SCORE + `
+export const DELIVER = SCORE + LATE + `
+local refused = late(ARGV[6])
+if refused then return refused end
 local now = tonumber(ARGV[1])
 local expiry = now - tonumber(ARGV[2])
-local capacity = tonumber(ARGV[3])
 local full = {}
 for i, key in ipairs(KEYS) do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', expiry)
-  if redis.call('ZCARD', key) < capacity then
-    redis.call('ZADD', key, scoreFor(key, now), ARGV[4] .. string.format('%04d', i) .. '|' .. ARGV[6 + i] .. '|' .. ARGV[5])
-    redis.call('EXPIRE', key, ARGV[6])
+  if redis.call('ZCARD', key) < tonumber(ARGV[6 + #KEYS + i]) then
+    redis.call('ZADD', key, scoreFor(key, now), ARGV[3] .. string.format('%04d', i) .. '|' .. ARGV[6 + i] .. '|' .. ARGV[4])
+    redis.call('EXPIRE', key, ARGV[5])
   else
     table.insert(full, i)
   end

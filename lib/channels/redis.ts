@@ -1,136 +1,12 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { ChannelFull, ChannelLayerUnavailable } from '../errors.js'
-import { checkLayerOptions, kSubscribe, randomSuffix, type ChannelLayer, type LayerLogger, type LayerOptions, type LocalReceiver } from './layer.js'
-import { checkChannelName, checkGroupName, checkMessage, nonLocalName, type LayerMessage } from './names.js'
-import { DELIVER, GROUP_ADD, GROUP_DISCARD, GROUP_SEND, GROUP_TARGETS, SEND } from './redis-scripts.js'
+import { checkLayerOptions, dropExpired, kSubscribe, randomSuffix, Sweeper, type ChannelLayer, type LayerLogger, type LocalReceiver } from './layer.js'
+import { checkChannelName, checkGroupName, nonLocalName, type LayerMessage } from './names.js'
+import { decodeMessage, encodeMessage, shareable } from './codec.js'
+import { checkRedisOptions, type RedisLayerOptions } from './redis-options.js'
+import { isLate, Shard, type Scripted } from './redis-shard.js'
 
-/** Options of RedisChannelLayer; other keys go to ioredis (TLS, password, Sentinel...). */
-export interface RedisLayerOptions extends LayerOptions, Omit<RedisOptions, 'keyPrefix'> {
-  /** One Redis server. Default `redis://127.0.0.1:6379`. */
-  url?: string
-  /** Several servers: channels and groups are sharded over them by a hash of the name. */
-  hosts?: Array<string | RedisOptions>
-  /** Prefix of every key. Default `asgi`. */
-  prefix?: string
-}
-
-type Scripted = Redis & {
-  favSend: (key: string, now: number, expiry: number, capacity: number, member: string, ttl: number) => Promise<number>
-  favGroupAdd: (set: string, hash: string, now: number, channel: string, field: string, ttl: number) => Promise<number>
-  favGroupDiscard: (set: string, hash: string, channel: string, field: string) => Promise<number>
-  favGroupSend: (set: string, hash: string, now: number, groupExpiry: number, expiry: number, capacity: number, keyPrefix: string, order: string, json: string, ttl: number) => Promise<string[]>
-  favGroupTargets: (set: string, hash: string, now: number, groupExpiry: number) => Promise<string[]>
-  favDeliver: (...args: Array<string | number>) => Promise<number[]>
-}
-
-// Commands fail at once while Redis is down (never queued for later), and the
-// client keeps reconnecting in the background.
-const CLIENT_DEFAULTS: RedisOptions = {
-  lazyConnect: true,
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 0,
-  retryStrategy: (times) => Math.min(times * 100, 1000),
-  // close() must not leave a timer holding the process.
-  disconnectTimeout: 100
-}
-
-/** One Redis server: a command connection and blocking ones for readers. */
-class Shard {
-  readonly label: string
-  readonly client: Scripted
-  readonly #options: RedisOptions & { url?: string }
-  readonly #blocking = new Set<Redis>()
-  #lastError: Error | undefined
-  #readyOnce = false
-  /** False once the server said it has no BZMPOP (Redis < 7). */
-  bzmpop: boolean | undefined
-  onReconnect: (() => void) | undefined
-
-  constructor (target: string | RedisOptions, extra: RedisOptions) {
-    const options = typeof target === 'string' ? { ...CLIENT_DEFAULTS, ...extra, url: target } : { ...CLIENT_DEFAULTS, ...extra, ...target }
-    this.#options = options
-    this.label = describeTarget(target)
-    this.client = this.#make() as Scripted
-    this.client.defineCommand('favSend', { numberOfKeys: 1, lua: SEND })
-    this.client.defineCommand('favGroupAdd', { numberOfKeys: 2, lua: GROUP_ADD })
-    this.client.defineCommand('favGroupDiscard', { numberOfKeys: 2, lua: GROUP_DISCARD })
-    this.client.defineCommand('favGroupSend', { numberOfKeys: 2, lua: GROUP_SEND })
-    this.client.defineCommand('favGroupTargets', { numberOfKeys: 2, lua: GROUP_TARGETS })
-    this.client.defineCommand('favDeliver', { lua: DELIVER })
-    this.client.on('ready', () => {
-      // Redis without persistence forgets memberships on restart: re-add ours.
-      if (this.#readyOnce) this.onReconnect?.()
-      this.#readyOnce = true
-    })
-  }
-
-  #make (): Redis {
-    const { url, ...options } = this.#options
-    const client = url === undefined ? new Redis(options) : new Redis(url, options)
-    client.on('error', (error: Error) => { this.#lastError = error })
-    return client
-  }
-
-  async connect (): Promise<void> {
-    const status = this.client.status
-    if (status === 'ready') return
-    // Not ready and already trying (connecting, reconnecting): say so now, never wait for later.
-    if (status !== 'wait') throw this.unavailable(new Error(`connection is ${status}`))
-    try {
-      await this.client.connect()
-    } catch (error) {
-      throw this.unavailable(error)
-    }
-  }
-
-  /** A clear error naming the server. */
-  unavailable (error: unknown): ChannelLayerUnavailable {
-    if (error instanceof ChannelLayerUnavailable) return error
-    const cause = this.#lastError ?? error
-    return new ChannelLayerUnavailable(`Redis at ${this.label} is not available: ${(cause as Error)?.message ?? String(cause)}`, { cause })
-  }
-
-  /** A connection of its own for a blocking command. */
-  async blocking (): Promise<Redis> {
-    const client = this.#make()
-    this.#blocking.add(client)
-    client.once('end', () => this.#blocking.delete(client))
-    try {
-      await client.connect()
-    } catch (error) {
-      // A connection that could not be made must not linger, retrying on its own.
-      this.release(client)
-      throw error
-    }
-    return client
-  }
-
-  release (client: Redis): void {
-    this.#blocking.delete(client)
-    client.disconnect()
-  }
-
-  disconnect (): void {
-    // disconnect(), not quit(): quit waits, and a process would linger.
-    this.client.disconnect()
-    for (const client of this.#blocking) client.disconnect()
-    this.#blocking.clear()
-  }
-}
-
-function describeTarget (target: string | RedisOptions): string {
-  if (typeof target === 'string') {
-    try {
-      const url = new URL(target)
-      url.password = ''
-      url.username = ''
-      return url.href.replace(/\/$/, '')
-    } catch {
-      return target
-    }
-  }
-  return `redis://${target.host ?? '127.0.0.1'}:${target.port ?? 6379}`
-}
+export type { RedisLayerOptions } from './redis-options.js'
 
 // FNV-1a with a final mix (murmur3's fmix32, so names differing in one
 // character spread over servers): every process maps a name to the same server.
@@ -152,6 +28,28 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 interface Waiter { resolve (message: LayerMessage): void, reject (error: unknown): void }
 
+/** The reader of a named channel: one connection, serving its receive() calls in order. */
+interface NamedReader { waiters: Waiter[], client: Redis | undefined, running: boolean, idle: NodeJS.Timeout | undefined }
+const NAMED_IDLE_MS = 30_000
+
+/** Waits in `list` for a message; an abort takes the waiter out (`onEmpty` when none is left). */
+function enqueue (list: Waiter[], signal: AbortSignal | undefined, onEmpty?: () => void): Promise<LayerMessage> {
+  return new Promise<LayerMessage>((resolve, reject) => {
+    const onAbort = (): void => {
+      const index = list.indexOf(waiter)
+      if (index !== -1) list.splice(index, 1)
+      if (list.length === 0) onEmpty?.()
+      reject(signal?.reason)
+    }
+    const waiter: Waiter = {
+      resolve: (message) => { signal?.removeEventListener('abort', onAbort); resolve(message) },
+      reject: (error) => { signal?.removeEventListener('abort', onAbort); reject(error) }
+    }
+    list.push(waiter)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
 /**
  * channels_redis on ioredis. Every channel made by `newChannel()` in this
  * process shares one Redis key (`<prefix>:ch:specific.<id>!`), read by one
@@ -160,9 +58,14 @@ interface Waiter { resolve (message: LayerMessage): void, reject (error: unknown
  */
 export class RedisChannelLayer implements ChannelLayer {
   readonly capacity: number
+  readonly #capacityOf: (channel: string) => number
+  /** channelCapacity was given: a groupSend needs each key's own capacity. */
+  readonly #patterns: boolean
   readonly expiry: number
   readonly groupExpiry: number
   readonly prefix: string
+  /** Ms a command may go unanswered before it fails (and Redis refuses it if it comes later). */
+  readonly commandTimeout: number
   log: LayerLogger | undefined
   readonly #shards: Shard[]
   readonly #clientId = randomSuffix()
@@ -171,19 +74,29 @@ export class RedisChannelLayer implements ChannelLayer {
   #connecting: Promise<void> | undefined
   readonly #receivers = new Map<string, LocalReceiver>()
   readonly #waiters = new Map<string, Waiter[]>()
-  readonly #buffers = new Map<string, LayerMessage[]>()
+  /** Messages the reader took for this process's channels that nobody waits on yet, until they expire. */
+  readonly #buffers = new Map<string, Array<{ message: LayerMessage, expires: number }>>()
+  readonly #sweeper: Sweeper
   readonly #local = new Set<string>()
   readonly #readers = new Map<string, { stop: () => void }>()
   readonly #memberships = new Map<string, Set<string>>()
-  readonly #pendingReceives = new Set<{ reject: (error: unknown) => void }>()
+  readonly #named = new Map<string, NamedReader>()
   /** Member lists already resolved to this process's receivers; emptied whenever a receiver comes or goes. */
   readonly #resolved: Array<{ list: string, names: string[], receivers: LocalReceiver[] }> = []
 
   constructor (options: RedisLayerOptions = {}) {
-    const { capacity, expiry, groupExpiry, log, url, hosts, prefix, ...ioredisOptions } = options
-    const checked = checkLayerOptions({ capacity, expiry, groupExpiry })
+    checkRedisOptions(options)
+    const { capacity, channelCapacity, expiry, groupExpiry, log, url, hosts, prefix, commandTimeout, ...ioredisOptions } = options
+    const checked = checkLayerOptions('RedisChannelLayer', { capacity, channelCapacity, expiry, groupExpiry, log })
+    this.commandTimeout = commandTimeout ?? 3000
+    if (typeof this.commandTimeout !== 'number' || !Number.isFinite(this.commandTimeout) || !(this.commandTimeout > 0)) {
+      throw new TypeError(`commandTimeout must be a positive number of ms (got ${String(commandTimeout)})`)
+    }
     this.capacity = checked.capacity
+    this.#capacityOf = checked.capacityOf
+    this.#patterns = channelCapacity !== undefined
     this.expiry = checked.expiry
+    this.#sweeper = new Sweeper(this.expiry, () => this.#sweep())
     this.groupExpiry = checked.groupExpiry
     this.log = log
     this.prefix = prefix ?? 'asgi'
@@ -191,7 +104,7 @@ export class RedisChannelLayer implements ChannelLayer {
     if (url !== undefined && hosts !== undefined) throw new TypeError("Give 'url' or 'hosts', not both")
     const targets = hosts ?? [url ?? 'redis://127.0.0.1:6379']
     if (!Array.isArray(targets) || targets.length === 0) throw new TypeError('hosts must be a non-empty array')
-    this.#shards = targets.map((target) => new Shard(target, ioredisOptions))
+    this.#shards = targets.map((target) => new Shard(target, ioredisOptions, this.commandTimeout))
     for (const shard of this.#shards) shard.onReconnect = () => { this.#readd(shard) }
   }
 
@@ -231,25 +144,33 @@ export class RedisChannelLayer implements ChannelLayer {
     return `${(++this.#sequence).toString(16).padStart(12, '0')}.${this.#clientId}.`
   }
 
-  async #call<T> (shard: Shard, run: () => Promise<T>): Promise<T> {
+  // One command, bounded by commandTimeout; `run` gets the deadline past which Redis must refuse it.
+  async #call<T> (shard: Shard, run: (deadline: number) => Promise<T>): Promise<T> {
     await this.connect()
-    try {
-      return await run()
-    } catch (error) {
-      if (error instanceof TypeError) throw error
-      throw shard.unavailable(error)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await shard.within(run(shard.deadline(this.commandTimeout / 2)))
+      } catch (error) {
+        if (error instanceof TypeError) throw error
+        // Refused as late, yet answered in time: our reading of Redis's clock is off. Read it, try once more.
+        if (attempt === 0 && isLate(error)) {
+          await shard.calibrate().catch(() => {})
+          continue
+        }
+        throw shard.unavailable(error)
+      }
     }
   }
 
   async send (channel: string, message: LayerMessage): Promise<void> {
     checkChannelName(channel)
-    checkMessage(message)
+    const json = encodeMessage(message)
     this.#open()
-    const json = encode(message)
     const shard = this.#shard(nonLocalName(channel))
     const member = `${this.#order()}0000|${channel}|${json}`
-    const added = await this.#call(shard, async () => await shard.client.favSend(this.#channelKey(channel), Date.now(), this.expiry * 1000, this.capacity, member, Math.ceil(this.expiry) + 1))
-    if (added === 0) throw new ChannelFull(`Channel ${channel} is full (${this.capacity} messages waiting)`)
+    const capacity = this.#capacityOf(channel)
+    const added = await this.#call(shard, async (deadline) => await shard.client.favSend(this.#channelKey(channel), Date.now(), this.expiry * 1000, capacity, member, Math.ceil(this.expiry) + 1, deadline))
+    if (added === 0) throw new ChannelFull(`Channel ${channel} is full (${capacity} messages waiting)`)
   }
 
   async receive (channel: string, options: { signal?: AbortSignal } = {}): Promise<LayerMessage> {
@@ -257,87 +178,98 @@ export class RedisChannelLayer implements ChannelLayer {
     this.#open()
     const { signal } = options
     if (signal?.aborted === true) throw signal.reason
-    if (channel.includes('!')) return await this.#receiveLocal(channel, signal)
-    return await this.#receiveNormal(channel, signal)
+    if (!channel.includes('!')) return await this.#receiveNamed(channel, signal)
+    // Another process's key holds the messages of all its consumers: reading it would steal them.
+    if (!nonLocalName(channel).endsWith(`.${this.#clientId}!`)) {
+      throw new TypeError(`receive(${JSON.stringify(channel)}): that process-local channel belongs to another process (or layer); only its owner may receive from it`)
+    }
+    return await this.#receiveLocal(channel, signal)
   }
 
   async #receiveLocal (channel: string, signal: AbortSignal | undefined): Promise<LayerMessage> {
     await this.connect()
     const buffered = this.#buffers.get(channel)
-    if (buffered !== undefined && buffered.length > 0) {
-      const message = buffered.shift() as LayerMessage
+    if (buffered !== undefined) {
+      dropExpired(buffered, Date.now())
+      const first = buffered.shift()
       if (buffered.length === 0) this.#buffers.delete(channel)
-      return message
+      if (first !== undefined) return first.message
     }
     // connect() may have awaited: the caller may have left meanwhile.
     if (aborted(signal)) throw signal?.reason
     this.#local.add(channel)
     this.#startReader(nonLocalName(channel))
-    return await new Promise<LayerMessage>((resolve, reject) => {
-      const onAbort = (): void => {
-        remove()
-        reject(signal?.reason)
-      }
-      const remove = (): void => {
-        const list = this.#waiters.get(channel)
-        if (list === undefined) return
-        const index = list.indexOf(waiter)
-        if (index !== -1) list.splice(index, 1)
-        if (list.length === 0) this.#waiters.delete(channel)
-      }
-      const waiter: Waiter = {
-        resolve: (message) => { signal?.removeEventListener('abort', onAbort); resolve(message) },
-        reject: (error) => { signal?.removeEventListener('abort', onAbort); reject(error) }
-      }
-      const list = this.#waiters.get(channel)
-      if (list === undefined) this.#waiters.set(channel, [waiter])
-      else list.push(waiter)
-      signal?.addEventListener('abort', onAbort, { once: true })
-    })
+    let list = this.#waiters.get(channel)
+    if (list === undefined) {
+      list = []
+      this.#waiters.set(channel, list)
+    }
+    const waiting = list
+    return await enqueue(waiting, signal, () => { if (this.#waiters.get(channel) === waiting) this.#waiters.delete(channel) })
   }
 
-  // A normal channel: its own key, popped by a blocking connection of this call.
-  async #receiveNormal (channel: string, signal: AbortSignal | undefined): Promise<LayerMessage> {
+  // A named channel has its own key, popped by one long-lived reader of this layer for
+  // every receive() on it (a worker's loop pays no connection per job).
+  async #receiveNamed (channel: string, signal: AbortSignal | undefined): Promise<LayerMessage> {
+    await this.connect()
+    if (aborted(signal)) throw signal?.reason
+    let reader = this.#named.get(channel)
+    if (reader === undefined) {
+      reader = { waiters: [], client: undefined, running: false, idle: undefined }
+      this.#named.set(channel, reader)
+    }
+    clearTimeout(reader.idle)
+    const received = enqueue(reader.waiters, signal)
+    this.#readNamed(channel, reader)
+    return await received
+  }
+
+  #readNamed (channel: string, reader: NamedReader): void {
+    if (reader.running || this.#closed) return
+    reader.running = true
     const shard = this.#shard(channel)
     const key = this.#channelKey(channel)
-    await this.connect()
-    let client: Redis | undefined
-    const pending = { reject: (_error: unknown) => {} }
-    const stopped = new Promise<never>((_resolve, reject) => { pending.reject = reject })
-    stopped.catch(() => {})
-    this.#pendingReceives.add(pending)
-    const onAbort = (): void => pending.reject(signal?.reason)
-    signal?.addEventListener('abort', onAbort, { once: true })
-    try {
-      for (;;) {
-        if (signal?.aborted === true) throw signal.reason
-        this.#open()
+    const loop = async (): Promise<void> => {
+      while (reader.waiters.length > 0 && !this.#closed) {
         try {
-          client ??= await Promise.race([shard.blocking(), stopped])
-          const popped = await Promise.race([client.bzpopmin(key, 1), stopped])
+          reader.client ??= await shard.blocking()
+          const popped = await reader.client.bzpopmin(key, 1)
           if (popped === null || popped === undefined) continue
           const [, member, score] = popped
-          if (aborted(signal) || this.#closed) {
-            // Popped just as the caller left: put it back, steal nothing.
-            await client.zadd(key, score, member).catch(() => {})
-            throw signal?.reason ?? new ChannelLayerUnavailable('The channel layer is closed')
+          const waiter = reader.waiters.shift()
+          if (waiter === undefined || this.#closed) {
+            // Popped just as the last caller left: put it back, steal nothing.
+            await reader.client?.zadd(key, score, member).catch(() => {})
+            continue
           }
           const decoded = decodeMember(member)
-          if (decoded === undefined || Number(score) < Date.now() - this.expiry * 1000) continue
-          return decoded.message
-        } catch (error) {
-          if (aborted(signal) || this.#closed) throw signal?.reason ?? error
-          // Redis is down: keep waiting across the outage.
-          if (client !== undefined) shard.release(client)
-          client = undefined
+          if (decoded === undefined || Number(score) < Date.now() - this.expiry * 1000) reader.waiters.unshift(waiter)
+          else waiter.resolve(decoded.message)
+        } catch {
+          if (this.#closed) break
+          // Redis is down: keep waiting across the outage, on a new connection.
+          if (reader.client !== undefined) shard.release(reader.client)
+          reader.client = undefined
           await sleep(250)
         }
       }
-    } finally {
-      signal?.removeEventListener('abort', onAbort)
-      this.#pendingReceives.delete(pending)
-      if (client !== undefined) shard.release(client)
     }
+    loop().catch(() => {}).finally(() => {
+      reader.running = false
+      if (this.#closed) return
+      // A receive() that came while the loop was ending.
+      if (reader.waiters.length > 0) {
+        this.#readNamed(channel, reader)
+        return
+      }
+      // Unused for a while: the connection goes (the next receive() makes a new one).
+      reader.idle = setTimeout(() => {
+        if (reader.running || reader.waiters.length > 0) return
+        if (reader.client !== undefined) shard.release(reader.client)
+        if (this.#named.get(channel) === reader) this.#named.delete(channel)
+      }, NAMED_IDLE_MS)
+      reader.idle.unref()
+    })
   }
 
   // One reader per process key: pops messages and hands them to this process's channels.
@@ -386,13 +318,19 @@ export class RedisChannelLayer implements ChannelLayer {
   #dispatch (member: string, score: number): void {
     const decoded = decodeMember(member)
     if (decoded === undefined || score < Date.now() - this.expiry * 1000) return
-    const { list, message } = decoded
+    const { list, text } = decoded
+    let message = decoded.message
+    // One frozen message for every receiver, unless it holds Dates or bytes (never frozen): then one each.
+    const copies = !shareable(text)
     // A group's member list repeats message after message: its receivers are
     // looked up once (until a channel here subscribes or leaves), not per message.
     // Compared, not hashed: a list is thousands of characters, and equal ones usually differ in length.
     for (const { list: known, names, receivers } of this.#resolved) {
       if (known !== list) continue
-      for (let i = 0; i < receivers.length; i++) this.#deliverTo(names[i], receivers[i], message)
+      for (let i = 0; i < receivers.length; i++) {
+        this.#deliverTo(names[i], receivers[i], message)
+        if (copies) message = decodeMessage(text)
+      }
       return
     }
     // A copy (names are ASCII) to keep: slices of the member would keep it, message and all, alive.
@@ -400,6 +338,7 @@ export class RedisChannelLayer implements ChannelLayer {
     const targets = copy.split(',')
     const receivers: LocalReceiver[] = []
     for (const target of targets) {
+      if (copies && target !== targets[0]) message = decodeMessage(text)
       const receiver = this.#receivers.get(target)
       if (receiver !== undefined) {
         receivers.push(receiver)
@@ -419,9 +358,11 @@ export class RedisChannelLayer implements ChannelLayer {
       if (buffer === undefined) {
         buffer = []
         this.#buffers.set(target, buffer)
+        this.#sweeper.start()
       }
-      if (buffer.length >= this.capacity) this.#warn({ channel: target }, `channel ${target} is full, message dropped`)
-      else buffer.push(message)
+      dropExpired(buffer, Date.now())
+      if (buffer.length >= this.#capacityOf(target)) this.#warn({ channel: target }, `channel ${target} is full, message dropped`)
+      else buffer.push({ message, expires: score + this.expiry * 1000 })
     }
     if (receivers.length === targets.length) {
       if (this.#resolved.length >= 8) this.#resolved.shift()
@@ -429,8 +370,18 @@ export class RedisChannelLayer implements ChannelLayer {
     }
   }
 
+  // Expired messages that waited here go without further traffic.
+  #sweep (): boolean {
+    const now = Date.now()
+    for (const [channel, buffer] of this.#buffers) {
+      dropExpired(buffer, now)
+      if (buffer.length === 0) this.#buffers.delete(channel)
+    }
+    return this.#buffers.size > 0
+  }
+
   #deliverTo (channel: string, receiver: LocalReceiver, message: LayerMessage): void {
-    if (receiver.backlog >= this.capacity) this.#warn({ channel }, `channel ${channel} is full, message dropped`)
+    if (receiver.backlog >= (this.#patterns ? this.#capacityOf(channel) : this.capacity)) this.#warn({ channel }, `channel ${channel} is full, message dropped`)
     else receiver.deliver(message)
   }
 
@@ -446,8 +397,8 @@ export class RedisChannelLayer implements ChannelLayer {
     checkChannelName(channel)
     this.#open()
     const shard = this.#shard(group)
-    await this.#call(shard, async () => {
-      await shard.client.favGroupAdd(this.#groupKey(group), this.#groupHashKey(group), Date.now(), channel, nonLocalName(channel), Math.ceil(this.groupExpiry))
+    await this.#call(shard, async (deadline) => {
+      await shard.client.favGroupAdd(this.#groupKey(group), this.#groupHashKey(group), Date.now(), channel, nonLocalName(channel), Math.ceil(this.groupExpiry), deadline)
     })
     let members = this.#memberships.get(group)
     if (members === undefined) {
@@ -470,15 +421,15 @@ export class RedisChannelLayer implements ChannelLayer {
 
   async groupSend (group: string, message: LayerMessage): Promise<void> {
     checkGroupName(group)
-    checkMessage(message)
+    const json = encodeMessage(message)
     this.#open()
-    const json = encode(message)
     const shard = this.#shard(group)
     const now = Date.now()
     let full: string[]
-    if (this.#shards.length === 1) {
-      const lists = await this.#call(shard, async () => await shard.client.favGroupSend(
-        this.#groupKey(group), this.#groupHashKey(group), now, this.groupExpiry * 1000, this.expiry * 1000, this.capacity, `${this.prefix}:ch:`, this.#order(), json, Math.ceil(this.expiry) + 1))
+    // One script on one server; with several servers, or capacities per channel, the members are fetched first.
+    if (this.#shards.length === 1 && !this.#patterns) {
+      const lists = await this.#call(shard, async (deadline) => await shard.client.favGroupSend(
+        this.#groupKey(group), this.#groupHashKey(group), now, this.groupExpiry * 1000, this.expiry * 1000, this.capacity, `${this.prefix}:ch:`, this.#order(), json, Math.ceil(this.expiry) + 1, deadline))
       full = lists.flatMap((list) => list.split(','))
     } else {
       full = await this.#groupSendSharded(group, json, now)
@@ -500,8 +451,11 @@ export class RedisChannelLayer implements ChannelLayer {
     }
     const full: string[] = []
     await Promise.all([...byShard].map(async ([shard, list]) => {
-      const args: Array<string | number> = [list.length, ...list.map(([key]) => key), now, this.expiry * 1000, this.capacity, this.#order(), json, Math.ceil(this.expiry) + 1, ...list.map(([, members]) => members)]
-      const fullIndexes = await this.#call(shard, async () => await shard.client.favDeliver(...args))
+      const order = this.#order()
+      const members = list.map(([, names]) => names)
+      const capacities = members.map((names) => this.#capacityOf(names.slice(0, (names + ',').indexOf(','))))
+      const fullIndexes = await this.#call(shard, async (deadline) => await shard.client.favDeliver(
+        list.length, ...list.map(([key]) => key), now, this.expiry * 1000, order, json, Math.ceil(this.expiry) + 1, deadline, ...members, ...capacities))
       for (const index of fullIndexes) full.push(...list[index - 1][1].split(','))
     }))
     return full
@@ -512,9 +466,10 @@ export class RedisChannelLayer implements ChannelLayer {
     for (const [group, channels] of this.#memberships) {
       if (this.#shard(group) !== shard || channels.size === 0) continue
       const pipeline = shard.client.pipeline() as unknown as Scripted & { exec: () => Promise<unknown> }
-      for (const channel of channels) pipeline.favGroupAdd(this.#groupKey(group), this.#groupHashKey(group), now, channel, nonLocalName(channel), Math.ceil(this.groupExpiry))
+      const deadline = shard.deadline(this.commandTimeout / 2)
+      for (const channel of channels) pipeline.favGroupAdd(this.#groupKey(group), this.#groupHashKey(group), now, channel, nonLocalName(channel), Math.ceil(this.groupExpiry), deadline)
       try {
-        await pipeline.exec()
+        await shard.within(pipeline.exec())
       } catch (error) {
         this.#warn({ err: error, group }, 'could not re-add a group membership after reconnecting')
       }
@@ -526,14 +481,12 @@ export class RedisChannelLayer implements ChannelLayer {
     this.#open()
     this.#buffers.clear()
     for (const shard of this.#shards) {
-      await this.#call(shard, async () => {
-        let cursor = '0'
-        do {
-          const [next, keys] = await shard.client.scan(cursor, 'MATCH', `${this.prefix}:*`, 'COUNT', 500)
-          cursor = next
-          if (keys.length > 0) await shard.client.del(...keys)
-        } while (cursor !== '0')
-      })
+      let cursor = '0'
+      do {
+        const [next, keys] = await this.#call(shard, async () => await shard.client.scan(cursor, 'MATCH', `${this.prefix}:*`, 'COUNT', 500))
+        cursor = next
+        if (keys.length > 0) await this.#call(shard, async () => await shard.client.del(...keys))
+      } while (cursor !== '0')
     }
   }
 
@@ -546,7 +499,12 @@ export class RedisChannelLayer implements ChannelLayer {
     this.#readers.clear()
     for (const list of this.#waiters.values()) for (const waiter of list) waiter.reject(error)
     this.#waiters.clear()
-    for (const pending of this.#pendingReceives) pending.reject(error)
+    for (const reader of this.#named.values()) {
+      clearTimeout(reader.idle)
+      for (const waiter of reader.waiters.splice(0)) waiter.reject(error)
+    }
+    this.#named.clear()
+    this.#sweeper.stop()
     this.#buffers.clear()
     this.#receivers.clear()
     this.#resolved.length = 0
@@ -576,21 +534,14 @@ export class RedisChannelLayer implements ChannelLayer {
   }
 }
 
-function encode (message: LayerMessage): string {
-  try {
-    return JSON.stringify(message)
-  } catch (error) {
-    throw new TypeError(`A Redis channel layer message must be JSON-serialisable: ${(error as Error).message}`)
-  }
-}
-
-// `<order>|<targets>|<message JSON>` -> the comma-joined targets and the message.
-function decodeMember (member: string): { list: string, message: LayerMessage } | undefined {
+// `<order>|<targets>|<message>` -> the comma-joined targets, the encoded message and its decoded value.
+function decodeMember (member: string): { list: string, text: string, message: LayerMessage } | undefined {
   const first = member.indexOf('|')
   const second = member.indexOf('|', first + 1)
   if (first === -1 || second === -1) return undefined
+  const text = member.slice(second + 1)
   try {
-    return { list: member.slice(first + 1, second), message: JSON.parse(member.slice(second + 1)) as LayerMessage }
+    return { list: member.slice(first + 1, second), text, message: decodeMessage(text) }
   } catch {
     return undefined
   }

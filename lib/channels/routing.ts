@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify'
 import fastifyWebsocket from '@fastify/websocket'
 import type { WebSocket } from 'ws'
 import { ImproperlyConfigured } from '../errors.js'
@@ -7,6 +7,7 @@ import type { RouteGroup } from '../urls/router.js'
 import { describe } from '../describe.js'
 import { Connection } from './connection.js'
 import type { ConsumerHandler } from './consumer.js'
+import { malformedHandshake } from './handshake.js'
 import type { ChannelLayer } from './layer.js'
 import { originChecker } from './origins.js'
 
@@ -20,6 +21,8 @@ export interface WebsocketOptions {
   maxPayload?: number
   /** Ms between pings; a peer that misses one is dropped. 0 turns pings off. Default 30000. */
   pingInterval?: number
+  /** Ms app.close() waits for consumers' disconnect() (Daphne's application close timeout); then it logs them and goes on. Default 10000. */
+  closeTimeout?: number
 }
 
 // Set on the raw upgrade request: the consumer's runtime, the chosen subprotocol,
@@ -27,18 +30,24 @@ export interface WebsocketOptions {
 export const kConnection = Symbol.for('fastify-async-views.ws.connection')
 export const kSubprotocol = Symbol.for('fastify-async-views.ws.subprotocol')
 export const kCloseCode = Symbol.for('fastify-async-views.ws.closeCode')
+const kHeaders = Symbol('fastify-async-views.ws.headers')
 
-type RawUpgrade = FastifyRequest['raw'] & { [kConnection]?: Connection, [kSubprotocol]?: string | null, [kCloseCode]?: number }
-
-const KEY = /^[+/0-9A-Za-z]{22}==$/
+type RawUpgrade = FastifyRequest['raw'] & { [kConnection]?: Connection, [kSubprotocol]?: string | null, [kCloseCode]?: number, [kHeaders]?: string[] }
 
 const kEarly = Symbol('fastify-async-views.ws.early')
 type EarlySocket = NonNullable<FastifyRequest['raw']['socket']> & { [kEarly]?: Connection }
 
-/** The live consumers of an app, for app.close() and the ping sweep. */
+/** The live consumers of an app (from the start of their handshake), for app.close() and the ping sweep. */
 export class WebsocketRuntime {
   readonly connections = new Set<Connection>()
+  readonly closeTimeout: number
+  readonly #log: FastifyBaseLogger
   #timer: NodeJS.Timeout | undefined
+
+  constructor (log: FastifyBaseLogger, closeTimeout = 10000) {
+    this.#log = log
+    this.closeTimeout = closeTimeout
+  }
 
   startPings (interval: number): void {
     if (interval <= 0) return
@@ -47,26 +56,45 @@ export class WebsocketRuntime {
   }
 
   /**
-   * app.close(): every consumer closes with 1001 and its disconnect() is awaited.
-   * A peer that does not answer the close frame within `grace` ms is cut off.
+   * app.close(): every consumer closes with 1001 (one still in connect() has its
+   * handshake refused) and its disconnect() is awaited. A peer that does not
+   * answer the close frame within `grace` ms is cut off; consumers not done
+   * after `closeTimeout` ms are logged and left behind, their sockets destroyed.
    */
   async closeAll (grace = 2000): Promise<void> {
     clearInterval(this.#timer)
+    const started = Date.now()
     const pending: Array<Promise<void>> = []
     for (const connection of this.connections) {
       pending.push(connection.finished)
-      if (connection.state === 'open') connection.socket?.close(1001, 'server shutting down')
-      else if (connection.state === 'accepted') connection.close(1001).catch(() => {})
+      connection.shutdown()
     }
     const all = Promise.all(pending)
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, grace, 'late') })
-    if (await Promise.race([all, late]) === 'late') {
-      for (const connection of this.connections) connection.socket?.terminate()
-      await all
-    }
+    if (await settles(all, Math.min(grace, this.closeTimeout))) return
+    for (const connection of this.connections) connection.socket?.terminate()
+    if (await settles(all, this.closeTimeout - (Date.now() - started))) return
+    const left = [...this.connections].filter((connection) => !connection.done)
+    if (left.length === 0) return
+    this.#log.warn(`fastify-async-views: app.close() gave up after ${this.closeTimeout} ms (websocket.closeTimeout) waiting for ${left.length} consumer(s): ${left.map((c) => c.describe()).join(', ')}`)
+    for (const connection of left) connection.abandon()
+  }
+}
+
+/** True when `promise` settles within `ms`. */
+async function settles (promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((resolve) => { timer = setTimeout(resolve, Math.max(ms, 0), false) })
+  try {
+    return await Promise.race([promise.then(() => true), late])
+  } finally {
     clearTimeout(timer)
   }
+}
+
+// accept()'s extra headers go on the 101 through ws's public 'headers' event.
+function addAcceptHeaders (headers: string[], request: RawUpgrade): void {
+  const extra = request[kHeaders]
+  if (extra !== undefined) headers.push(...extra)
 }
 
 /** Registers @fastify/websocket (unless the app has it) with options that suit consumers. */
@@ -78,6 +106,7 @@ export async function ensureWebsocketPlugin (app: FastifyInstance, options: Webs
     const wss = app.websocketServer as unknown as { options: Record<string, unknown> }
     wss.options.handleProtocols = handleProtocols
     wss.options.maxPayload = maxPayload
+    app.websocketServer.on('headers', addAcceptHeaders)
     app.log.warn('fastify-async-views: @fastify/websocket was registered by the app; its preClose runs too (consumers still close with 1001 first)')
     app.addHook('preClose', async () => { await runtime.closeAll() })
     return
@@ -94,6 +123,17 @@ export async function ensureWebsocketPlugin (app: FastifyInstance, options: Webs
       request.log.info({ err: error }, 'WebSocket error')
     }
   })
+  app.websocketServer.on('headers', addAcceptHeaders)
+}
+
+/** Refuses a consumer mounted among the HTTP patterns: it would answer 426 or time out, never connect. */
+export function checkHttpPatterns (patterns: readonly FlatPattern[]): void {
+  for (const flat of patterns) {
+    const consumer = (flat.view as Partial<ConsumerHandler>).consumerClass
+    if (typeof consumer === 'function') {
+      throw new ImproperlyConfigured(`URL pattern '${flat.route}' mounts the consumer ${consumer.name} (${consumer.name}.asHandler()) among the HTTP urlpatterns; consumers belong in websocket.urlpatterns`)
+    }
+  }
 }
 
 /** Checks that every WebSocket pattern mounts a consumer. */
@@ -118,9 +158,9 @@ export function websocketRoute (group: RouteGroup, layer: () => ChannelLayer, ru
       return
     }
     const headers = req.raw.headers
-    const version = headers['sec-websocket-version']
-    if (!KEY.test(headers['sec-websocket-key'] ?? '') || (version !== '13' && version !== '8') || !/\bwebsocket\b/i.test(headers.upgrade ?? '')) {
-      refuse(reply, 400, 'Malformed WebSocket handshake')
+    const malformed = malformedHandshake(headers)
+    if (malformed !== undefined) {
+      refuse(reply, 400, `Malformed WebSocket handshake: ${malformed}`)
       return
     }
     const origin = headers.origin
@@ -151,28 +191,33 @@ export function websocketRoute (group: RouteGroup, layer: () => ChannelLayer, ru
       return
     }
     const raw = req.raw as RawUpgrade
-    let started: Connection | undefined
-    Connection.start(found.handler, req, { args: found.args, kwargs: found.kwargs }, layer(), () => { if (started !== undefined) runtime.connections.delete(started) }).then(async (connection) => {
-      started = connection
-      const decision = await connection.takeDecision()
+    // (Its end always comes later: the start awaits the layer first.)
+    const connection = Connection.start(found.handler, req, { args: found.args, kwargs: found.kwargs }, layer(), () => { runtime.connections.delete(connection) })
+    runtime.connections.add(connection)
+    // From now on, a client that goes away (during connect() too) still gets its disconnect().
+    const socket = raw.socket as EarlySocket | null
+    if (socket !== null) {
+      socket[kEarly] = connection
+      if (socket.destroyed) connection.abortHandshake()
+      else socket.once('close', onEarlyClose)
+    }
+    connection.takeDecision().then((decision) => {
       if (!decision.accept) {
         // The consumer's own close code (close() / DenyConnection); a crash reports the HTTP status.
         if (decision.status === 403) raw[kCloseCode] = decision.closeCode
-        refuse(reply, decision.status, decision.status === 403 ? 'WebSocket connection denied' : 'Internal Server Error')
+        refuse(reply, decision.status, REFUSALS[decision.status] ?? 'Internal Server Error')
         return
       }
       raw[kSubprotocol] = decision.subprotocol
+      raw[kHeaders] = decision.headers
       raw[kConnection] = connection
-      runtime.connections.add(connection)
-      // A client gone before the upgrade completes still gets its disconnect().
-      if (raw.socket !== null && raw.socket !== undefined) {
-        ;(raw.socket as EarlySocket)[kEarly] = connection
-        raw.socket.once('close', onEarlyClose)
-      }
       done()
-    }, (error: unknown) => {
-      req.log.error({ err: error }, 'WebSocket consumer could not start')
-      refuse(reply, 500, 'Internal Server Error')
+    }).catch((error: unknown) => {
+      // Nothing from here may become an unhandled rejection.
+      try {
+        req.log.error({ err: error }, 'WebSocket handshake failed')
+        refuse(reply, 500, 'Internal Server Error')
+      } catch {}
     })
   }
 
@@ -224,9 +269,11 @@ export function websocketRoute (group: RouteGroup, layer: () => ChannelLayer, ru
   }
 }
 
+const REFUSALS: Record<number, string> = { 400: 'The client went away during the handshake', 403: 'WebSocket connection denied', 503: 'Server shutting down' }
+
 function refuse (reply: FastifyReply, status: number, message: string): void {
   if (reply.sent) return
   reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify({ statusCode: status, error: STATUS[status] ?? 'Error', message }))
 }
 
-const STATUS: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 426: 'Upgrade Required', 500: 'Internal Server Error' }
+const STATUS: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 426: 'Upgrade Required', 500: 'Internal Server Error', 503: 'Service Unavailable' }

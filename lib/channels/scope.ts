@@ -29,15 +29,22 @@ export class Scope<K = Record<string, unknown>> {
 
   /** The decoded path. */
   get path (): string {
-    this.#path ??= decodedPath(this.request.raw.url ?? '/')
+    this.#path ??= decodedPath(this.#target())
     return this.#path
   }
 
   /** The raw query string (without `?`). */
   get queryString (): string {
-    const url = this.request.raw.url ?? '/'
+    const url = this.#target()
     const q = url.indexOf('?')
     return q === -1 ? '' : url.slice(q + 1)
+  }
+
+  // The request line's target without a fragment: browsers never send one, a raw client may.
+  #target (): string {
+    const url = this.request.raw.url ?? '/'
+    const hash = url.indexOf('#')
+    return hash === -1 ? url : url.slice(0, hash)
   }
 
   get query (): QueryDict {

@@ -37,11 +37,18 @@ export class WebsocketCommunicator {
   #waiters: Array<{ resolve: (frame: string | Buffer) => void, reject: (error: Error) => void }> = []
   #closeCode: number | undefined
   #closed: Promise<number> | undefined
+  #responseHeaders: Array<[string, string]> = []
 
+  /** `path` may be a path or a full URL (`wss://user:pass@host:8080/p?q#h`), as in Channels: only its path and query are used. */
   constructor (app: FastifyInstance, path: string, options: CommunicatorOptions = {}) {
     this.app = app
     this.path = path
     this.options = options
+  }
+
+  /** The handshake response's headers, `[lowercased name, value]` in order (after connect()). */
+  get responseHeaders (): Array<[string, string]> {
+    return this.#responseHeaders
   }
 
   /** Performs the handshake: `{ connected: true, subprotocol }` or `{ connected: false, closeCode }`. */
@@ -63,9 +70,9 @@ export class WebsocketCommunicator {
       'sec-websocket-key': randomBytes(16).toString('base64')
     }
     if (this.options.subprotocols !== undefined && this.options.subprotocols.length > 0) headers['sec-websocket-protocol'] = this.options.subprotocols.join(', ')
-    const request: Record<string | symbol, unknown> = { method: 'GET', url: this.path, httpVersion: '1.1', httpVersionMajor: 1, httpVersionMinor: 1, headers, socket: serverSide, connection: serverSide }
+    const request: Record<string | symbol, unknown> = { method: 'GET', url: requestTarget(this.path), httpVersion: '1.1', httpVersionMajor: 1, httpVersionMinor: 1, headers, socket: serverSide, connection: serverSide }
 
-    const response = await new Promise<{ status: number, headers: Record<string, string>, rest: Buffer }>((resolve, reject) => {
+    const response = await new Promise<{ status: number, headers: Array<[string, string]>, rest: Buffer }>((resolve, reject) => {
       let buffered = Buffer.alloc(0)
       const timer = setTimeout(() => {
         toClient.off('data', onData)
@@ -79,10 +86,10 @@ export class WebsocketCommunicator {
         toClient.off('data', onData)
         toClient.pause()
         const [statusLine, ...lines] = buffered.subarray(0, end).toString('latin1').split('\r\n')
-        const parsed: Record<string, string> = {}
+        const parsed: Array<[string, string]> = []
         for (const line of lines) {
           const colon = line.indexOf(':')
-          if (colon > 0) parsed[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
+          if (colon > 0) parsed.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()])
         }
         resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1] ?? 0), headers: parsed, rest: buffered.subarray(end + 4) })
       }
@@ -90,6 +97,7 @@ export class WebsocketCommunicator {
       this.app.server.emit('upgrade', request, serverSide, Buffer.alloc(0))
     })
 
+    this.#responseHeaders = response.headers
     // Made only now: it must not read the handshake response we just parsed.
     const clientSide = Duplex.from({ readable: toClient, writable: toServer })
     clientSide.on('error', () => {})
@@ -114,7 +122,7 @@ export class WebsocketCommunicator {
     ;(ws as unknown as { setSocket: (s: Duplex, head: Buffer, o: { maxPayload: number, skipUTF8Validation?: boolean }) => void })
       .setSocket(clientSide, response.rest, { maxPayload: 0 })
     toClient.resume()
-    return { connected: true, subprotocol: response.headers['sec-websocket-protocol'] ?? null }
+    return { connected: true, subprotocol: response.headers.find(([name]) => name === 'sec-websocket-protocol')?.[1] ?? null }
   }
 
   #push (frame: string | Buffer): void {
@@ -194,6 +202,19 @@ export class WebsocketCommunicator {
     if (closed === undefined) ws.terminate()
     return closed
   }
+}
+
+// What a client sends for `path`: Channels' communicator takes a full URL too
+// (scheme, user info, host and port are ignored), and a fragment never leaves
+// the client. Characters a request line cannot hold are percent-encoded.
+function requestTarget (path: string): string {
+  let target = path
+  const hash = target.indexOf('#')
+  if (hash !== -1) target = target.slice(0, hash)
+  const authority = /^(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?\/\/[^/?]*/.exec(target)
+  if (authority !== null) target = target.slice(authority[0].length)
+  if (!target.startsWith('/')) target = '/' + target
+  return target.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c))
 }
 
 function lower (headers: Record<string, string>): Record<string, string> {
