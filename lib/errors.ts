@@ -1,7 +1,10 @@
-// Errors this package throws at users (configuration, reversing, layers).
-// Each has a stable `code`, as in fastify/lib/errors.js.
+// Every error this package throws at a user, made one way (as fastify/lib/errors.js
+// does with @fastify/error): a class per kind, each with a stable `code` users
+// may test, built by createError on the JS class it behaves as. The errors a
+// user throws (Http404, StopConsumer...) are Django's and Channels' names, in
+// http/exceptions.ts and channels/exceptions.ts.
 
-/** Base class of the package's own errors: a stable `code` beside the message. */
+/** Base class of the package's own named errors (ImproperlyConfigured, NoReverseMatch...). */
 export class AsyncViewsError extends Error {
   readonly code: string
   constructor (code: string, message: string, options?: ErrorOptions) {
@@ -12,30 +15,107 @@ export class AsyncViewsError extends Error {
   override get name (): string { return this.constructor.name }
 }
 
+/** An error class with a stable `code`. */
+export interface CodedErrorClass<E extends Error = Error> {
+  new (message: string, options?: ErrorOptions): E & { readonly code: string }
+  readonly code: string
+}
+
+const byCode = new Map<string, CodedErrorClass>()
+
+/**
+ * A class of errors with a stable `code`, behaving as `Base` (a TypeError
+ * stays a TypeError for `instanceof` and `name`, as Node's own ERR_* errors do).
+ */
+function createError<B extends ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor> (code: string, Base: B): CodedErrorClass<InstanceType<B>> {
+  const Coded = class extends (Base as ErrorConstructor) {
+    static readonly code = code
+    readonly code = code
+  }
+  Object.defineProperty(Coded, 'name', { value: code })
+  byCode.set(code, Coded as unknown as CodedErrorClass)
+  return Coded as unknown as CodedErrorClass<InstanceType<B>>
+}
+
+/** The class of a code (the sync bridge rebuilds errors from another thread by it). */
+export function errorClassOf (code: unknown): CodedErrorClass | undefined {
+  return typeof code === 'string' ? byCode.get(code) : undefined
+}
+
 /** A bad option or pattern, found at registration (Django's ImproperlyConfigured). */
 export class ImproperlyConfigured extends AsyncViewsError {
-  constructor (message: string, options?: ErrorOptions) {
-    super('FAV_IMPROPERLY_CONFIGURED', message, options)
-  }
+  constructor (message: string, options?: ErrorOptions) { super('FAV_IMPROPERLY_CONFIGURED', message, options) }
 }
 
 /** `reverse()` found no pattern for the name and arguments given. */
 export class NoReverseMatch extends AsyncViewsError {
-  constructor (message: string) {
-    super('FAV_NO_REVERSE_MATCH', message)
-  }
+  constructor (message: string, options?: ErrorOptions) { super('FAV_NO_REVERSE_MATCH', message, options) }
 }
 
 /** A channel layer's channel already holds `capacity` messages. */
 export class ChannelFull extends AsyncViewsError {
-  constructor (message: string) {
-    super('FAV_CHANNEL_FULL', message)
-  }
+  constructor (message: string, options?: ErrorOptions) { super('FAV_CHANNEL_FULL', message, options) }
 }
 
 /** A channel layer could not reach its backend (Redis down), or was closed. */
 export class ChannelLayerUnavailable extends AsyncViewsError {
-  constructor (message: string, options?: ErrorOptions) {
-    super('FAV_CHANNEL_LAYER_UNAVAILABLE', message, options)
-  }
+  constructor (message: string, options?: ErrorOptions) { super('FAV_CHANNEL_LAYER_UNAVAILABLE', message, options) }
 }
+
+/** A middleware layer returned something that is not an HttpResponse (a 500, as in Django). */
+export class InvalidMiddlewareResult extends AsyncViewsError {
+  constructor (message: string, options?: ErrorOptions) { super('FAV_INVALID_MIDDLEWARE_RESULT', message, options) }
+}
+
+for (const [code, Cls] of [
+  ['FAV_IMPROPERLY_CONFIGURED', ImproperlyConfigured],
+  ['FAV_NO_REVERSE_MATCH', NoReverseMatch],
+  ['FAV_CHANNEL_FULL', ChannelFull],
+  ['FAV_CHANNEL_LAYER_UNAVAILABLE', ChannelLayerUnavailable],
+  ['FAV_INVALID_MIDDLEWARE_RESULT', InvalidMiddlewareResult]
+] as const) byCode.set(code, Cls as unknown as CodedErrorClass)
+
+// URLs and views
+export const ERR_REVERSE_ARGS = createError('FAV_REVERSE_ARGS_AND_KWARGS', TypeError)
+export const ERR_CONVERSION = createError('FAV_CONVERSION_FAILED', RangeError)
+export const ERR_INVALID_INITKWARG = createError('FAV_INVALID_INITKWARG', TypeError)
+export const ERR_SETUP_WITHOUT_SUPER = createError('FAV_SETUP_WITHOUT_SUPER', TypeError)
+export const ERR_INVALID_VIEW_RESULT = createError('FAV_INVALID_VIEW_RESULT', TypeError)
+/** A non-Error value a view threw, wrapped for Fastify's error handler (`cause` holds it). */
+export const ERR_NON_ERROR_THROWN = createError('FAV_NON_ERROR_THROWN', Error)
+
+// Requests and responses
+export const ERR_INVALID_STATUS = createError('FAV_INVALID_STATUS', RangeError)
+export const ERR_INVALID_CONTENT = createError('FAV_INVALID_CONTENT', TypeError)
+export const ERR_JSON_UNSAFE = createError('FAV_JSON_UNSAFE_DATA', TypeError)
+export const ERR_NOT_JSON = createError('FAV_NOT_JSON_SERIALIZABLE', TypeError)
+export const ERR_CONTENT_TYPE_TWICE = createError('FAV_CONTENT_TYPE_TWICE', TypeError)
+export const ERR_INVALID_HEADER = createError('FAV_INVALID_HEADER', TypeError)
+export const ERR_INVALID_COOKIE = createError('FAV_INVALID_COOKIE', TypeError)
+export const ERR_INVALID_EVENT = createError('FAV_INVALID_EVENT', TypeError)
+export const ERR_NOT_A_FILE = createError('FAV_NOT_A_FILE', Error)
+
+// WebSocket consumers
+export const ERR_CLIENT_GONE = createError('FAV_CLIENT_GONE', Error)
+export const ERR_HANDSHAKE_STATE = createError('FAV_HANDSHAKE_STATE', Error)
+export const ERR_INVALID_SUBPROTOCOL = createError('FAV_INVALID_SUBPROTOCOL', TypeError)
+export const ERR_INVALID_HANDSHAKE_HEADER = createError('FAV_INVALID_HANDSHAKE_HEADER', TypeError)
+export const ERR_SEND_BEFORE_ACCEPT = createError('FAV_SEND_BEFORE_ACCEPT', Error)
+export const ERR_INVALID_FRAME = createError('FAV_INVALID_FRAME', TypeError)
+export const ERR_INVALID_CLOSE_CODE = createError('FAV_INVALID_CLOSE_CODE', RangeError)
+export const ERR_MALFORMED_TYPE = createError('FAV_MALFORMED_MESSAGE_TYPE', Error)
+export const ERR_NO_HANDLER = createError('FAV_NO_HANDLER', Error)
+export const ERR_INVALID_ORIGIN_PATTERN = createError('FAV_INVALID_ORIGIN_PATTERN', TypeError)
+
+// Channel layers and workers
+export const ERR_INVALID_NAME = createError('FAV_INVALID_CHANNEL_NAME', TypeError)
+export const ERR_INVALID_MESSAGE = createError('FAV_INVALID_MESSAGE', TypeError)
+export const ERR_INVALID_LAYER_OPTION = createError('FAV_INVALID_LAYER_OPTION', TypeError)
+export const ERR_FOREIGN_CHANNEL = createError('FAV_FOREIGN_CHANNEL', TypeError)
+export const ERR_INVALID_WORKER = createError('FAV_INVALID_CHANNEL_WORKER', TypeError)
+export const ERR_WORKER_STOPPED = createError('FAV_CHANNEL_WORKER_STOPPED', Error)
+
+// Test helpers
+export const ERR_COMMUNICATOR_STATE = createError('FAV_COMMUNICATOR_STATE', Error)
+export const ERR_TIMEOUT = createError('FAV_TIMEOUT', Error)
+export const ERR_UNEXPECTED_FRAME = createError('FAV_UNEXPECTED_FRAME', TypeError)

@@ -1,7 +1,8 @@
 export { asyncViews, asyncViews as default } from './plugin.js'
 export type { AsyncViewsOptions } from './plugin.js'
 
-export { AsyncViewsError, ImproperlyConfigured, NoReverseMatch, ChannelFull, ChannelLayerUnavailable } from './errors.js'
+export { AsyncViewsError, ImproperlyConfigured, NoReverseMatch, ChannelFull, ChannelLayerUnavailable, InvalidMiddlewareResult } from './errors.js'
+export type { CodedErrorClass } from './errors.js'
 
 export { include, URLPattern, URLResolver, Include } from './urls/patterns.js'
 export { path, rePath } from './views/paths.js'
@@ -80,4 +81,5 @@ export type { ChannelLayer, ChannelCapacity, LayerMessage, LayerOptions, LayerLo
 export type { WebsocketOptions } from './channels/routing.js'
 export type { ChannelLayerConfig } from './plugin.js'
 export { channelWorker } from './channels/worker.js'
-export type { ChannelWorker, ChannelWorkerOptions, ChannelScope } from './channels/worker.js'
+export type { ChannelWorker, ChannelWorkerOptions } from './channels/worker.js'
+export type { ChannelScope } from './channels/scope.js'

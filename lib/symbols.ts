@@ -1,10 +1,29 @@
 // Private state lives under these symbols, never as plain properties
-// (as fastify/lib/symbols.js does).
+// (as fastify/lib/symbols.js does). Symbol.for: shared with another copy of
+// the package in the process (the test communicator reads what the server set).
+
+// HTTP
 export const kViewRoute = Symbol('fastify-async-views.viewRoute')
-export const kHttpRequest = Symbol('fastify-async-views.httpRequest')
-export const kChain = Symbol('fastify-async-views.chain')
 export const kDeferredLocation = Symbol('fastify-async-views.deferredLocation')
 export const kApply = Symbol('fastify-async-views.apply')
-export const kReply = Symbol('fastify-async-views.reply')
 export const kMatchData = Symbol('fastify-async-views.matchData')
 export const kExchange = Symbol('fastify-async-views.exchange')
+export const kReply = Symbol('fastify-async-views.reply')
+export const kRawBody = Symbol('fastify-async-views.rawBody')
+
+// WebSocket consumers and channel layers
+/** A consumer's link to the connection that drives it. */
+export const kConsumerConnection = Symbol('fastify-async-views.consumerConnection')
+/** A socket's link to its connection (shared listeners find it there). */
+export const kSocketConnection = Symbol('fastify-async-views.socketConnection')
+/** The raw upgrade request's connection, chosen subprotocol, 101 headers and refusal code. */
+export const kUpgradeConnection = Symbol.for('fastify-async-views.ws.connection')
+export const kSubprotocol = Symbol.for('fastify-async-views.ws.subprotocol')
+export const kCloseCode = Symbol.for('fastify-async-views.ws.closeCode')
+export const kUpgradeHeaders = Symbol('fastify-async-views.ws.headers')
+/** A socket whose upgrade is not done yet, to its connection. */
+export const kEarly = Symbol('fastify-async-views.ws.early')
+/** A consumer class's handler names by message type. */
+export const kHandlers = Symbol('fastify-async-views.handlers')
+/** A layer's push fast path for local receivers. */
+export const kSubscribe = Symbol.for('fastify-async-views.layer.subscribe')

@@ -20,6 +20,7 @@
 // and bytes cannot be frozen, so a message holding them is decoded once per
 // receiver instead (`shareable` says which).
 import type { LayerMessage } from './names.js'
+import { ERR_INVALID_MESSAGE } from '../errors.js'
 
 const TAG = '~'
 const TAGGED = '~'
@@ -28,17 +29,17 @@ const MAX_DEPTH = 256
 /** Encodes a layer message; throws the codec's TypeError for what it cannot carry. */
 export function encodeMessage (message: unknown): string {
   if (message === null || typeof message !== 'object' || Array.isArray(message)) {
-    throw new TypeError(`A channel layer message must be a plain object with a string 'type' (got ${message === null ? 'null' : Array.isArray(message) ? 'an array' : typeof message})`)
+    throw new ERR_INVALID_MESSAGE(`A channel layer message must be a plain object with a string 'type' (got ${message === null ? 'null' : Array.isArray(message) ? 'an array' : typeof message})`)
   }
   const proto = Object.getPrototypeOf(message)
-  if (proto !== Object.prototype && proto !== null) throw new TypeError(`A channel layer message must be a plain object (got ${describe(message)})`)
-  if (typeof (message as { type?: unknown }).type !== 'string') throw new TypeError('A channel layer message needs a string \'type\'')
+  if (proto !== Object.prototype && proto !== null) throw new ERR_INVALID_MESSAGE(`A channel layer message must be a plain object (got ${describe(message)})`)
+  if (typeof (message as { type?: unknown }).type !== 'string') throw new ERR_INVALID_MESSAGE('A channel layer message needs a string \'type\'')
   let exact: boolean
   try {
     exact = plain(message, 0)
   } catch (error) {
     if (!(error instanceof Refusal)) throw error
-    throw new TypeError(`A channel layer message cannot carry ${error.what} (at message${error.path.slice(0, 8).join('')}${error.path.length > 8 ? '...' : ''}): use plain objects, arrays, strings, numbers, booleans, null, BigInt, Date and Uint8Array (bytes)`)
+    throw new ERR_INVALID_MESSAGE(`A channel layer message cannot carry ${error.what} (at message${error.path.slice(0, 8).join('')}${error.path.length > 8 ? '...' : ''}): use plain objects, arrays, strings, numbers, booleans, null, BigInt, Date and Uint8Array (bytes)`)
   }
   return exact ? JSON.stringify(message) : TAGGED + JSON.stringify(tagged(message))
 }

@@ -1,11 +1,14 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
-import * as wsModule from 'ws'
 import type { WebSocket } from 'ws'
-import { AsyncConsumer, AsyncWebsocketConsumer, kConnection, type ConnectionControl, type ConsumerHandler, type OutgoingFrame } from './consumer.js'
+import { AsyncConsumer, AsyncWebsocketConsumer, type ConnectionControl, type ConsumerHandler, type OutgoingFrame } from './consumer.js'
 import { DenyConnection, StopConsumer } from './exceptions.js'
 import { handshakeHeaderLines, type HandshakeHeaders } from './handshake.js'
-import { kSubscribe, type ChannelLayer, type LayerMessage, type LocalReceiver } from './layer.js'
+import type { ChannelLayer, LayerMessage, LocalReceiver } from './layer.js'
+import { kConsumerConnection, kSocketConnection, kSubscribe } from '../symbols.js'
+import { sendFrame, textFrame, wsErrorCloseCode } from '../compat.js'
+import { Queue } from '../waiting.js'
 import { Scope } from './scope.js'
+import { ERR_CLIENT_GONE, ERR_HANDSHAKE_STATE, ERR_INVALID_CLOSE_CODE, ERR_INVALID_FRAME, ERR_INVALID_SUBPROTOCOL, ERR_SEND_BEFORE_ACCEPT } from '../errors.js'
 
 /** How the handshake ends: upgraded, or refused with an HTTP status. */
 export type Decision = { accept: true, subprotocol: string | null, headers: string[] | undefined } | { accept: false, status: number, closeCode: number }
@@ -59,8 +62,8 @@ export class Connection implements LocalReceiver, ConnectionControl {
   #accepted: { promise: Promise<void>, resolve: () => void, reject: (error: Error) => void } | undefined
   #pendingClose: { code: number, reason: string | undefined } | undefined
   #errorCode: number | undefined
-  #queue: Array<Item | undefined> = []
-  #head = 0
+  // Items waiting while one is handled; made on the first wait (most sockets are idle).
+  #queue: Queue<Item> | undefined
   #draining = false
   /** The client left before the upgrade completed. */
   #gone = false
@@ -75,7 +78,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
     Object.assign(consumer, handler.initkwargs)
     consumer.scope = new Scope(request, urlRoute)
     consumer.channelLayer = layer
-    consumer[kConnection] = this
+    consumer[kConsumerConnection] = this
     this.consumer = consumer
     this.request = request
     this.log = request.log
@@ -127,7 +130,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
       pending.promise = undefined
       if (pending.resolve === noop) this.#decision = undefined
     }
-    return promise ?? Promise.reject(new Error('the handshake decision was already taken'))
+    return promise ?? Promise.reject(new ERR_HANDSHAKE_STATE('the handshake decision was already taken'))
   }
 
   /** Resolves once disconnect() ran and the groups were left. */
@@ -146,7 +149,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
   }
 
   get backlog (): number {
-    return this.#queue.length - this.#head
+    return this.#queue?.size ?? 0
   }
 
   /** A layer event for this consumer's channel. */
@@ -159,7 +162,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
   attach (socket: WebSocket): void {
     this.socket = socket
     // Shared listener functions (no closures per socket): they find us through the socket.
-    ;(socket as Linked)[kLinked] = this
+    ;(socket as Linked)[kSocketConnection] = this
     socket.on('message', onMessage)
     socket.on('pong', onPong)
     socket.on('error', onError)
@@ -193,7 +196,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
   abortHandshake (): void {
     if (this.state === 'open' || this.state === 'closed') return
     this.#gone = true
-    this.#accepted?.reject(new Error(GONE))
+    this.#accepted?.reject(new ERR_CLIENT_GONE(GONE))
     if (!this.#decided) {
       this.#decided = true
       this.#decide({ accept: false, status: 400, closeCode: 1006 })
@@ -203,13 +206,13 @@ export class Connection implements LocalReceiver, ConnectionControl {
 
   accept (subprotocol?: string | null, headers?: HandshakeHeaders): Promise<void> {
     if (this.#accepted !== undefined) return this.#accepted.promise
-    if (this.#gone) return Promise.reject(new Error(GONE))
-    if (this.#decided) return Promise.reject(new Error('accept() after the connection was refused or closed'))
+    if (this.#gone) return Promise.reject(new ERR_CLIENT_GONE(GONE))
+    if (this.#decided) return Promise.reject(new ERR_HANDSHAKE_STATE('accept() after the connection was refused or closed'))
     // Checked before anything is stored: a bad call leaves the consumer free to accept again, or close.
     const offered = (this.consumer.scope as Scope).subprotocols
     const chosen = subprotocol ?? null
     if (chosen !== null && !offered.includes(chosen)) {
-      return Promise.reject(new TypeError(`accept(${JSON.stringify(chosen)}): the client offered ${offered.length === 0 ? 'no subprotocols' : offered.map((p) => JSON.stringify(p)).join(', ')}`))
+      return Promise.reject(new ERR_INVALID_SUBPROTOCOL(`accept(${JSON.stringify(chosen)}): the client offered ${offered.length === 0 ? 'no subprotocols' : offered.map((p) => JSON.stringify(p)).join(', ')}`))
     }
     let lines: string[] | undefined
     try {
@@ -230,13 +233,13 @@ export class Connection implements LocalReceiver, ConnectionControl {
   send (data: OutgoingFrame, close?: boolean | number): Promise<void> {
     const socket = this.socket
     if (this.state !== 'open' || socket === undefined || socket.readyState !== 1) {
-      if (this.state === 'connecting') return Promise.reject(new Error('send() before accept(): accept the connection first'))
+      if (this.state === 'connecting') return Promise.reject(new ERR_SEND_BEFORE_ACCEPT('send() before accept(): accept the connection first'))
       return DONE
     }
     let payload: string | Uint8Array
     if (typeof data?.text === 'string') payload = data.text
     else if (data?.bytes instanceof Uint8Array) payload = data.bytes
-    else return Promise.reject(new TypeError('send() takes { text: string } or { bytes: Uint8Array }'))
+    else return Promise.reject(new ERR_INVALID_FRAME('send() takes { text: string } or { bytes: Uint8Array }'))
     let sent = DONE
     if (socket.bufferedAmount > HIGH_WATER) {
       sent = new Promise<void>((resolve) => socket.send(payload, { binary: typeof payload !== 'string' }, () => resolve()))
@@ -250,7 +253,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
   }
 
   async close (code = 1000, reason?: string): Promise<void> {
-    if (!VALID_CLOSE(code)) throw new RangeError(`Invalid WebSocket close code: ${code}`)
+    if (!VALID_CLOSE(code)) throw new ERR_INVALID_CLOSE_CODE(`Invalid WebSocket close code: ${code}`)
     if (this.state === 'connecting') {
       this.#refuse(403, code)
       return
@@ -311,7 +314,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
   }
 
   #push (item: Item): void {
-    if (this.#draining) this.#queue.push(item)
+    if (this.#draining) (this.#queue ??= new Queue()).push(item)
     else this.#run(item)
   }
 
@@ -353,22 +356,12 @@ export class Connection implements LocalReceiver, ConnectionControl {
   }
 
   #next (): Item | undefined {
-    if (this.#head < this.#queue.length) {
-      const item = this.#queue[this.#head] as Item
-      this.#queue[this.#head++] = undefined
-      return item
-    }
-    if (this.#head > 0) {
-      this.#queue.length = 0
-      this.#head = 0
-    }
-    return undefined
+    return this.#queue?.shift()
   }
 
   // Whatever was queued behind the disconnect, or while it ran, is not handled (the consumer is gone).
   #afterTeardown (): void {
-    this.#queue.length = 0
-    this.#head = 0
+    this.#queue?.clear()
     this.#draining = false
   }
 
@@ -395,7 +388,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
     const { text, bytes } = message
     if (typeof text === 'string') return (this.consumer as AsyncWebsocketConsumer).receive({ text })
     if (bytes instanceof Uint8Array) return (this.consumer as AsyncWebsocketConsumer).receive({ bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) })
-    return Promise.reject(new TypeError("A 'websocket.receive' message needs a string 'text' or Uint8Array 'bytes'"))
+    return Promise.reject(new ERR_INVALID_FRAME("A 'websocket.receive' message needs a string 'text' or Uint8Array 'bytes'"))
   }
 
   // The consumer ends as if its client had closed with the message's code: the socket is closed (1000).
@@ -483,39 +476,41 @@ export class Connection implements LocalReceiver, ConnectionControl {
   }
 }
 
-const kLinked = Symbol('fastify-async-views.connection')
-type Linked = WebSocket & { [kLinked]?: Connection }
+type Linked = WebSocket & { [kSocketConnection]?: Connection }
 const noop = (): void => {}
 const ACCEPTED = { promise: Promise.resolve(), resolve: noop, reject: noop }
 
-function onMessage (this: Linked, data: Buffer, isBinary: boolean): void { this[kLinked]?.frame(data, isBinary) }
-function onPong (this: Linked): void { const connection = this[kLinked]; if (connection !== undefined) connection.alive = true }
-function onError (this: Linked, error: Error): void { this[kLinked]?.protocolError(error) }
-function onSocketClose (this: Linked, code: number): void { this[kLinked]?.socketClosed(code) }
+function onMessage (this: Linked, data: Buffer, isBinary: boolean): void { this[kSocketConnection]?.frame(data, isBinary) }
+function onPong (this: Linked): void { const connection = this[kSocketConnection]; if (connection !== undefined) connection.alive = true }
+function onError (this: Linked, error: Error): void { this[kSocketConnection]?.protocolError(error) }
+function onSocketClose (this: Linked, code: number): void { this[kSocketConnection]?.socketClosed(code) }
 
 // A group fan-out sends the same text to many sockets in a row: encode and
 // frame it once and write that frame to each (as engine.io does). Only when
 // the socket's sender is idle and uncompressed; otherwise ws's own send().
-interface FramingSender { _state: number, _queue: unknown[], _deflating?: boolean, sendFrame: (list: Buffer[], cb?: () => void) => void }
-type FrameFn = (data: Buffer, options: { fin: boolean, rsv1: boolean, opcode: number, mask: boolean, readOnly: boolean }) => Buffer[]
-const frame = (wsModule as unknown as { Sender?: { frame?: FrameFn } }).Sender?.frame
+// In a group fan-out every consumer of the process sends the same text: it is
+// framed once and the frame written to each socket. The frame is kept for the
+// rest of this event-loop turn only (nothing outlives the burst that made it).
 let lastText: string | undefined
 let lastFrame: Buffer[] | undefined
+let clearing = false
+
+function forgetFrame (): void {
+  lastText = undefined
+  lastFrame = undefined
+  clearing = false
+}
 
 function sendText (socket: WebSocket, text: string): void {
-  const sender = (socket as unknown as { _sender?: FramingSender })._sender
-  const extensions = (socket as unknown as { _extensions?: Record<string, unknown> })._extensions
-  if (frame === undefined || sender === undefined || sender._state !== 0 || sender._queue.length !== 0 ||
-      typeof sender.sendFrame !== 'function' || (extensions !== undefined && Object.keys(extensions).length > 0)) {
-    socket.send(text)
-    return
-  }
-  if (text !== lastText || lastFrame === undefined) {
-    // Header and payload in one buffer: one plain write per socket, not a corked pair.
-    lastFrame = [Buffer.concat(frame(Buffer.from(text), { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: false }))]
+  if (text !== lastText) {
+    lastFrame = textFrame(text)
     lastText = text
+    if (!clearing) {
+      clearing = true
+      setImmediate(forgetFrame)
+    }
   }
-  sender.sendFrame(lastFrame)
+  if (lastFrame === undefined || !sendFrame(socket, lastFrame)) socket.send(text)
 }
 
 const DONE = Promise.resolve()
@@ -526,14 +521,7 @@ const PROTOCOL_ERRORS: Record<string, number> = {
 }
 
 function closeCodeOf (error: Error): number {
-  // ws puts the code under a private symbol; fall back to its error codes.
-  for (const symbol of Object.getOwnPropertySymbols(error)) {
-    if (symbol.description === 'status-code') {
-      const code = (error as unknown as Record<symbol, unknown>)[symbol]
-      if (typeof code === 'number') return code
-    }
-  }
-  return PROTOCOL_ERRORS[(error as { code?: string }).code ?? ''] ?? 1002
+  return wsErrorCloseCode(error) ?? PROTOCOL_ERRORS[(error as { code?: string }).code ?? ''] ?? 1002
 }
 
 // The layer's push fast path, or (for a layer without one) a receive() loop

@@ -4,8 +4,9 @@ import type { ViewFunction } from '../http/view-types.js'
 import { encodeJson } from './json.js'
 import type { HandshakeHeaders } from './handshake.js'
 import type { ChannelLayer, LayerMessage } from './layer.js'
-import type { Scope } from './scope.js'
-import type { ChannelScope } from './worker.js'
+import type { ChannelScope, Scope } from './scope.js'
+import { ERR_INVALID_INITKWARG, ERR_MALFORMED_TYPE, ERR_NO_HANDLER } from '../errors.js'
+import { kConsumerConnection, kHandlers } from '../symbols.js'
 
 /** What a consumer's socket-facing methods are delegated to (set by the runtime). */
 export interface ConnectionControl {
@@ -18,8 +19,6 @@ export interface ConnectionControl {
 export type OutgoingFrame = { text: string, bytes?: undefined } | { bytes: Uint8Array, text?: undefined }
 /** A frame received: `text` for text frames, `bytes` for binary ones. */
 export interface IncomingFrame { text?: string, bytes?: Buffer }
-
-export const kConnection = Symbol('fastify-async-views.connection')
 
 /**
  * What `asHandler()` returns: mount it in `websocket.urlpatterns` (as an HTTP view it answers 426).
@@ -60,8 +59,6 @@ function handlerName (consumer: AsyncConsumer, type: string): string | undefined
   return found
 }
 
-const kHandlers = Symbol('handlers')
-
 /**
  * Channels' AsyncConsumer: layer events are dispatched by `type` to methods
  * (`chat.message` -> `chatMessage` or `chat_message`), one at a time, in order.
@@ -75,15 +72,15 @@ export class AsyncConsumer {
   channelName!: string
   /** Groups joined before `connect()` and left after `disconnect()`. */
   groups: string[] = []
-  declare [kConnection]: ConnectionControl
+  declare [kConsumerConnection]: ConnectionControl
 
   /** Calls the handler for a layer event's type; none -> an error (the connection closes with 1011). */
   dispatch (message: LayerMessage): Promise<void> {
     const type = message.type
     // As Channels (its #1430): a handler name starting with '_' (type '_a.b' or '.a') is private, never called.
-    if (type.charCodeAt(0) === 95 || type.charCodeAt(0) === 46) return Promise.reject(new Error(`Malformed type in message (leading underscore): ${JSON.stringify(type)}`))
+    if (type.charCodeAt(0) === 95 || type.charCodeAt(0) === 46) return Promise.reject(new ERR_MALFORMED_TYPE(`Malformed type in message (leading underscore): ${JSON.stringify(type)}`))
     const name = handlerName(this, type)
-    if (name === undefined) return Promise.reject(new Error(`No handler for message type ${JSON.stringify(type)} on ${this.constructor.name}`))
+    if (name === undefined) return Promise.reject(new ERR_NO_HANDLER(`No handler for message type ${JSON.stringify(type)} on ${this.constructor.name}`))
     try {
       // The handler's own promise, not another one wrapped around it.
       return Promise.resolve((this as unknown as Record<string, (m: LayerMessage) => Promise<void> | undefined>)[name](message))
@@ -97,7 +94,7 @@ export class AsyncConsumer {
     const Cls = this
     const probe = new Cls() as unknown as Record<string, unknown>
     for (const key of Object.keys(initkwargs)) {
-      if (!(key in probe)) throw new TypeError(`${Cls.name}.asHandler() received an invalid keyword '${key}': only attributes the class already has`)
+      if (!(key in probe)) throw new ERR_INVALID_INITKWARG(`${Cls.name}.asHandler() received an invalid keyword '${key}': only attributes the class already has`)
     }
     const handler = function (_request: HttpRequest): HttpResponse {
       return new HttpResponse('This URL only speaks WebSocket.', { status: 426, headers: { upgrade: 'websocket', connection: 'Upgrade' }, contentType: 'text/plain; charset=utf-8' })
@@ -127,7 +124,7 @@ export class AsyncWebsocketConsumer<K = Record<string, unknown>> extends AsyncCo
    * adding headers to the 101 (`[['Set-Cookie', 'a=1']]`); resolves once upgraded.
    */
   accept (subprotocol?: string | null, headers?: HandshakeHeaders): Promise<void> {
-    return this[kConnection].accept(subprotocol, headers)
+    return this[kConsumerConnection].accept(subprotocol, headers)
   }
 
   /** A frame from the client. */
@@ -135,12 +132,12 @@ export class AsyncWebsocketConsumer<K = Record<string, unknown>> extends AsyncCo
 
   /** Sends a frame; `close` closes afterwards (true for 1000, or a code). */
   send (data: OutgoingFrame, close?: boolean | number): Promise<void> {
-    return this[kConnection].send(data, close)
+    return this[kConsumerConnection].send(data, close)
   }
 
   /** Closes the connection (before `accept`: the handshake gets 403). */
   close (code = 1000, reason?: string): Promise<void> {
-    return this[kConnection].close(code, reason)
+    return this[kConsumerConnection].close(code, reason)
   }
 
   /** Called once the connection is gone, with its close code. */

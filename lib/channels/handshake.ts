@@ -3,14 +3,11 @@
 // may put on the 101 with accept(subprotocol, headers).
 import type { IncomingHttpHeaders } from 'node:http'
 import { validateHeaderName, validateHeaderValue } from 'node:http'
-import WebSocket from 'ws'
+import { parseExtensions, parseSubprotocols } from '../compat.js'
+import { ERR_INVALID_HANDSHAKE_HEADER } from '../errors.js'
 
 /** Headers for the 101: `[name, value]` pairs (as Channels' accept) or an object of names to values. */
 export type HandshakeHeaders = Iterable<readonly [string, string]> | Record<string, string | readonly string[]>
-
-// ws's own parsers (exported by the package), so what passes here passes ws too.
-interface Parsers { subprotocol?: { parse: (header: string) => Set<string> }, extension?: { parse: (header: string) => unknown } }
-const { subprotocol, extension } = WebSocket as unknown as Parsers
 
 const KEY = /^[+/0-9A-Za-z]{22}==$/
 
@@ -21,9 +18,10 @@ export function malformedHandshake (headers: IncomingHttpHeaders): string | unde
   if (!KEY.test(headers['sec-websocket-key'] ?? '')) return 'Missing or invalid Sec-WebSocket-Key header'
   if (version !== '13' && version !== '8') return 'Missing or invalid Sec-WebSocket-Version header'
   const protocols = headers['sec-websocket-protocol']
-  if (protocols !== undefined && !parses(subprotocol?.parse ?? parseTokenList, protocols)) return 'Invalid Sec-WebSocket-Protocol header'
+  if (protocols !== undefined && !parses(parseSubprotocols ?? parseTokenList, protocols)) return 'Invalid Sec-WebSocket-Protocol header'
   const extensions = headers['sec-websocket-extensions']
-  if (extensions !== undefined && extension !== undefined && !parses(extension.parse, extensions)) return 'Invalid Sec-WebSocket-Extensions header'
+  // ws's own parsers, so what passes here passes ws too.
+  if (extensions !== undefined && parseExtensions !== undefined && !parses(parseExtensions, extensions)) return 'Invalid Sec-WebSocket-Extensions header'
   return undefined
 }
 
@@ -52,11 +50,11 @@ const RESERVED = new Set(['upgrade', 'connection', 'sec-websocket-accept', 'sec-
 
 /** accept()'s headers as `Name: value` lines for the 101; a TypeError for a bad name or value. */
 export function handshakeHeaderLines (headers: HandshakeHeaders): string[] {
-  if (headers === null || typeof headers !== 'object') throw new TypeError('accept(): headers must be [name, value] pairs or an object of names to values')
+  if (headers === null || typeof headers !== 'object') throw new ERR_INVALID_HANDSHAKE_HEADER('accept(): headers must be [name, value] pairs or an object of names to values')
   const pairs: Array<readonly [unknown, unknown]> = []
   if (Symbol.iterator in headers) {
     for (const pair of headers as Iterable<readonly [string, string]>) {
-      if (!Array.isArray(pair) || pair.length !== 2) throw new TypeError('accept(): each header must be a [name, value] pair')
+      if (!Array.isArray(pair) || pair.length !== 2) throw new ERR_INVALID_HANDSHAKE_HEADER('accept(): each header must be a [name, value] pair')
       pairs.push(pair)
     }
   } else {
@@ -65,14 +63,14 @@ export function handshakeHeaderLines (headers: HandshakeHeaders): string[] {
     }
   }
   return pairs.map(([name, value]) => {
-    if (typeof name !== 'string' || typeof value !== 'string') throw new TypeError(`accept(): header names and values must be strings (got ${typeof name} ${String(name)}: ${typeof value})`)
+    if (typeof name !== 'string' || typeof value !== 'string') throw new ERR_INVALID_HANDSHAKE_HEADER(`accept(): header names and values must be strings (got ${typeof name} ${String(name)}: ${typeof value})`)
     try {
       validateHeaderName(name)
       validateHeaderValue(name, value)
     } catch (error) {
-      throw new TypeError(`accept(): invalid header ${JSON.stringify(name)}: ${(error as Error).message}`)
+      throw new ERR_INVALID_HANDSHAKE_HEADER(`accept(): invalid header ${JSON.stringify(name)}: ${(error as Error).message}`)
     }
-    if (RESERVED.has(name.toLowerCase())) throw new TypeError(`accept(): the handshake sets ${name} itself${name.toLowerCase() === 'sec-websocket-protocol' ? ' (choose the subprotocol with accept(subprotocol))' : ''}`)
+    if (RESERVED.has(name.toLowerCase())) throw new ERR_INVALID_HANDSHAKE_HEADER(`accept(): the handshake sets ${name} itself${name.toLowerCase() === 'sec-websocket-protocol' ? ' (choose the subprotocol with accept(subprotocol))' : ''}`)
     return `${name}: ${value}`
   })
 }

@@ -6,11 +6,20 @@
 // with the same keys, in the same order, holding the same primitive values
 // reuses its JSON. Only plain objects whose values are all primitives are
 // kept, so equal fields always mean equal JSON (nested objects could have
-// changed since); anything else is simply encoded.
+// changed since); anything else is simply encoded. The memory lasts until the
+// end of the event-loop turn: a burst shares it, nothing outlives it.
 
 const lastKeys: string[] = []
 const lastValues: unknown[] = []
 let lastJson: string | undefined
+let clearing = false
+
+function forget (): void {
+  lastKeys.length = 0
+  lastValues.length = 0
+  lastJson = undefined
+  clearing = false
+}
 
 export function encodeJson (content: unknown): string {
   if (typeof content !== 'object' || content === null || Object.getPrototypeOf(content) !== Object.prototype ||
@@ -46,4 +55,8 @@ function remember (fields: Record<string, unknown>, json: string): void {
   lastKeys.length = n
   lastValues.length = n
   lastJson = json
+  if (!clearing) {
+    clearing = true
+    setImmediate(forget)
+  }
 }

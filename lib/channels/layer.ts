@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { ImproperlyConfigured } from '../errors.js'
+import { ImproperlyConfigured, ERR_INVALID_LAYER_OPTION } from '../errors.js'
 import type { LayerMessage } from './names.js'
+import { kSubscribe } from '../symbols.js'
 
 export type { LayerMessage } from './names.js'
 
@@ -16,8 +17,6 @@ export interface LayerLogger {
   warn (obj: unknown, msg?: string): void
   error (obj: unknown, msg?: string): void
 }
-
-export const kSubscribe = Symbol.for('fastify-async-views.layer.subscribe')
 
 /**
  * The channel layer contract (Channels' BaseChannelLayer). Both the in-memory
@@ -65,29 +64,29 @@ const LAYER_KEYS = ['capacity', 'channelCapacity', 'expiry', 'groupExpiry', 'log
 
 /** Checks the options every layer takes; a key neither they nor `ownKeys` name is refused. */
 export function checkLayerOptions (layer: string, options: LayerOptions, ownKeys: readonly string[] = []): Required<Pick<LayerOptions, 'capacity' | 'expiry' | 'groupExpiry'>> & { capacityOf: (channel: string) => number } {
-  if (options === null || typeof options !== 'object') throw new TypeError(`${layer} options must be an object`)
+  if (options === null || typeof options !== 'object') throw new ERR_INVALID_LAYER_OPTION(`${layer} options must be an object`)
   for (const key of Object.keys(options)) {
     if (!LAYER_KEYS.includes(key) && !ownKeys.includes(key)) throw new ImproperlyConfigured(`${layer}: unknown option '${key}'`)
   }
   const capacity = options.capacity ?? 100
   const expiry = options.expiry ?? 60
   const groupExpiry = options.groupExpiry ?? 86400
-  if (!Number.isInteger(capacity) || capacity < 1) throw new TypeError(`capacity must be a positive integer (got ${String(capacity)})`)
-  if (typeof expiry !== 'number' || !(expiry > 0)) throw new TypeError(`expiry must be a positive number of seconds (got ${String(expiry)})`)
-  if (typeof groupExpiry !== 'number' || !(groupExpiry > 0)) throw new TypeError(`groupExpiry must be a positive number of seconds (got ${String(groupExpiry)})`)
+  if (!Number.isInteger(capacity) || capacity < 1) throw new ERR_INVALID_LAYER_OPTION(`capacity must be a positive integer (got ${String(capacity)})`)
+  if (typeof expiry !== 'number' || !(expiry > 0)) throw new ERR_INVALID_LAYER_OPTION(`expiry must be a positive number of seconds (got ${String(expiry)})`)
+  if (typeof groupExpiry !== 'number' || !(groupExpiry > 0)) throw new ERR_INVALID_LAYER_OPTION(`groupExpiry must be a positive number of seconds (got ${String(groupExpiry)})`)
   return { capacity, expiry, groupExpiry, capacityOf: capacityResolver(capacity, options.channelCapacity) }
 }
 
 // The capacity of a channel by name: without patterns, a constant.
 function capacityResolver (capacity: number, channelCapacity: ChannelCapacity | undefined): (channel: string) => number {
   if (channelCapacity === undefined) return () => capacity
-  if (channelCapacity === null || typeof channelCapacity !== 'object') throw new TypeError('channelCapacity must be an object or a list of [pattern, capacity] pairs')
+  if (channelCapacity === null || typeof channelCapacity !== 'object') throw new ERR_INVALID_LAYER_OPTION('channelCapacity must be an object or a list of [pattern, capacity] pairs')
   const entries = Symbol.iterator in channelCapacity ? [...channelCapacity] : Object.entries(channelCapacity)
   const compiled: Array<[RegExp, number]> = entries.map((entry) => {
     const [pattern, value] = (Array.isArray(entry) ? entry : []) as [unknown, number]
-    if (!Number.isInteger(value) || value < 1) throw new TypeError(`channelCapacity: the capacity for ${String(pattern)} must be a positive integer (got ${String(value)})`)
+    if (!Number.isInteger(value) || value < 1) throw new ERR_INVALID_LAYER_OPTION(`channelCapacity: the capacity for ${String(pattern)} must be a positive integer (got ${String(value)})`)
     if (pattern instanceof RegExp) return [pattern, value]
-    if (typeof pattern !== 'string') throw new TypeError(`channelCapacity: a pattern must be a string (glob) or a RegExp (got ${String(pattern)})`)
+    if (typeof pattern !== 'string') throw new ERR_INVALID_LAYER_OPTION(`channelCapacity: a pattern must be a string (glob) or a RegExp (got ${String(pattern)})`)
     return [globToRegExp(pattern), value]
   })
   if (compiled.length === 0) return () => capacity

@@ -1,12 +1,11 @@
 import { ChannelFull, ChannelLayerUnavailable } from '../errors.js'
-import { checkLayerOptions, dropExpired, randomSuffix, kSubscribe, Sweeper, type ChannelLayer, type LayerLogger, type LayerOptions, type LocalReceiver } from './layer.js'
+import { checkLayerOptions, dropExpired, randomSuffix, Sweeper, type ChannelLayer, type LayerLogger, type LayerOptions, type LocalReceiver } from './layer.js'
+import { waitIn, type Waiter as WaiterOf } from '../waiting.js'
+import { kSubscribe } from '../symbols.js'
 import { checkChannelName, checkGroupName, type LayerMessage } from './names.js'
 import { decodeMessage, encodeMessage, shareable } from './codec.js'
 
-interface Waiter {
-  resolve (message: LayerMessage): void
-  reject (error: unknown): void
-}
+type Waiter = WaiterOf<LayerMessage>
 
 /** A queue of messages for a channel nobody in this process subscribed to. */
 interface Mailbox {
@@ -107,20 +106,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
     }
     const box = mailbox ?? { messages: [], waiters: [] }
     if (mailbox === undefined) this.#mailboxes.set(channel, box)
-    return await new Promise<LayerMessage>((resolve, reject) => {
-      const onAbort = (): void => {
-        const index = box.waiters.indexOf(waiter)
-        if (index !== -1) box.waiters.splice(index, 1)
-        this.#tidy(channel, box)
-        reject(signal?.reason)
-      }
-      const waiter: Waiter = {
-        resolve: (message) => { signal?.removeEventListener('abort', onAbort); resolve(message) },
-        reject: (error) => { signal?.removeEventListener('abort', onAbort); reject(error) }
-      }
-      box.waiters.push(waiter)
-      signal?.addEventListener('abort', onAbort, { once: true })
-    })
+    return await waitIn(box.waiters, signal, () => { this.#tidy(channel, box) })
   }
 
   // A departed reader or an emptied queue leaves nothing behind.

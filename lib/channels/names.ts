@@ -1,3 +1,4 @@
+import { ERR_INVALID_NAME } from '../errors.js'
 // Channels' naming rules: ASCII letters, digits, '-', '_', '.', under 100
 // characters; a channel name may end in '!' plus a suffix (process-local names).
 
@@ -7,14 +8,14 @@ const MAX = 100
 
 export function checkChannelName (name: unknown): string {
   if (typeof name !== 'string' || name.length >= MAX || !CHANNEL.test(name)) {
-    throw new TypeError(`Channel name must be a string of ASCII letters, digits, '-', '_' or '.' (optionally '!' and a suffix), under ${MAX} characters (got ${JSON.stringify(name)})`)
+    throw new ERR_INVALID_NAME(`Channel name must be a string of ASCII letters, digits, '-', '_' or '.' (optionally '!' and a suffix), under ${MAX} characters (got ${JSON.stringify(name)})`)
   }
   return name
 }
 
 export function checkGroupName (name: unknown): string {
   if (typeof name !== 'string' || name.length >= MAX || !GROUP.test(name)) {
-    throw new TypeError(`Group name must be a string of ASCII letters, digits, '-', '_' or '.', under ${MAX} characters (got ${JSON.stringify(name)})`)
+    throw new ERR_INVALID_NAME(`Group name must be a string of ASCII letters, digits, '-', '_' or '.', under ${MAX} characters (got ${JSON.stringify(name)})`)
   }
   return name
 }

@@ -1,3 +1,4 @@
+import { ERR_INVALID_ORIGIN_PATTERN } from '../errors.js'
 // Origin checks for WebSocket handshakes (Channels' OriginValidator, stricter
 // by default). Patterns: '*'; 'https://a.com' (scheme, host and port);
 // 'a.com' (that host, any scheme); '*.a.com' (subdomains only); '.a.com'
@@ -67,9 +68,9 @@ function normaliseHost (host: string, protocol: string): string {
 
 /** Throws on a pattern that can never match. */
 export function checkOriginPatterns (patterns: unknown): string[] {
-  if (!Array.isArray(patterns)) throw new TypeError('allowedOrigins must be an array of strings')
+  if (!Array.isArray(patterns)) throw new ERR_INVALID_ORIGIN_PATTERN('allowedOrigins must be an array of strings')
   for (const pattern of patterns) {
-    if (typeof pattern !== 'string' || pattern === '') throw new TypeError(`allowedOrigins holds an invalid pattern: ${JSON.stringify(pattern)}`)
+    if (typeof pattern !== 'string' || pattern === '') throw new ERR_INVALID_ORIGIN_PATTERN(`allowedOrigins holds an invalid pattern: ${JSON.stringify(pattern)}`)
     if (pattern.includes('://')) new URL(pattern) // eslint-disable-line no-new
   }
   return patterns

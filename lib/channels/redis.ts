@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis'
-import { ChannelFull, ChannelLayerUnavailable } from '../errors.js'
-import { checkLayerOptions, dropExpired, kSubscribe, randomSuffix, Sweeper, type ChannelLayer, type LayerLogger, type LocalReceiver } from './layer.js'
+import { ChannelFull, ChannelLayerUnavailable, ERR_FOREIGN_CHANNEL, ERR_INVALID_LAYER_OPTION } from '../errors.js'
+import { checkLayerOptions, dropExpired, randomSuffix, Sweeper, type ChannelLayer, type LayerLogger, type LocalReceiver } from './layer.js'
+import { kSubscribe } from '../symbols.js'
+import { waitIn, type Waiter as WaiterOf } from '../waiting.js'
 import { checkChannelName, checkGroupName, nonLocalName, type LayerMessage } from './names.js'
 import { decodeMessage, encodeMessage, shareable } from './codec.js'
 import { checkRedisOptions, type RedisLayerOptions } from './redis-options.js'
@@ -26,29 +28,11 @@ function hash (text: string): number {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref())
 
-interface Waiter { resolve (message: LayerMessage): void, reject (error: unknown): void }
+type Waiter = WaiterOf<LayerMessage>
 
 /** The reader of a named channel: one connection, serving its receive() calls in order. */
 interface NamedReader { waiters: Waiter[], client: Redis | undefined, running: boolean, idle: NodeJS.Timeout | undefined }
 const NAMED_IDLE_MS = 30_000
-
-/** Waits in `list` for a message; an abort takes the waiter out (`onEmpty` when none is left). */
-function enqueue (list: Waiter[], signal: AbortSignal | undefined, onEmpty?: () => void): Promise<LayerMessage> {
-  return new Promise<LayerMessage>((resolve, reject) => {
-    const onAbort = (): void => {
-      const index = list.indexOf(waiter)
-      if (index !== -1) list.splice(index, 1)
-      if (list.length === 0) onEmpty?.()
-      reject(signal?.reason)
-    }
-    const waiter: Waiter = {
-      resolve: (message) => { signal?.removeEventListener('abort', onAbort); resolve(message) },
-      reject: (error) => { signal?.removeEventListener('abort', onAbort); reject(error) }
-    }
-    list.push(waiter)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
-}
 
 /**
  * channels_redis on ioredis. Every channel made by `newChannel()` in this
@@ -90,7 +74,7 @@ export class RedisChannelLayer implements ChannelLayer {
     const checked = checkLayerOptions('RedisChannelLayer', { capacity, channelCapacity, expiry, groupExpiry, log })
     this.commandTimeout = commandTimeout ?? 3000
     if (typeof this.commandTimeout !== 'number' || !Number.isFinite(this.commandTimeout) || !(this.commandTimeout > 0)) {
-      throw new TypeError(`commandTimeout must be a positive number of ms (got ${String(commandTimeout)})`)
+      throw new ERR_INVALID_LAYER_OPTION(`commandTimeout must be a positive number of ms (got ${String(commandTimeout)})`)
     }
     this.capacity = checked.capacity
     this.#capacityOf = checked.capacityOf
@@ -100,10 +84,10 @@ export class RedisChannelLayer implements ChannelLayer {
     this.groupExpiry = checked.groupExpiry
     this.log = log
     this.prefix = prefix ?? 'asgi'
-    if (!/^[a-zA-Z0-9\-_.:]+$/.test(this.prefix)) throw new TypeError(`prefix must be letters, digits, '-', '_', '.' or ':' (got ${JSON.stringify(this.prefix)})`)
-    if (url !== undefined && hosts !== undefined) throw new TypeError("Give 'url' or 'hosts', not both")
+    if (!/^[a-zA-Z0-9\-_.:]+$/.test(this.prefix)) throw new ERR_INVALID_LAYER_OPTION(`prefix must be letters, digits, '-', '_', '.' or ':' (got ${JSON.stringify(this.prefix)})`)
+    if (url !== undefined && hosts !== undefined) throw new ERR_INVALID_LAYER_OPTION("Give 'url' or 'hosts', not both")
     const targets = hosts ?? [url ?? 'redis://127.0.0.1:6379']
-    if (!Array.isArray(targets) || targets.length === 0) throw new TypeError('hosts must be a non-empty array')
+    if (!Array.isArray(targets) || targets.length === 0) throw new ERR_INVALID_LAYER_OPTION('hosts must be a non-empty array')
     this.#shards = targets.map((target) => new Shard(target, ioredisOptions, this.commandTimeout))
     for (const shard of this.#shards) shard.onReconnect = () => { this.#readd(shard) }
   }
@@ -181,7 +165,7 @@ export class RedisChannelLayer implements ChannelLayer {
     if (!channel.includes('!')) return await this.#receiveNamed(channel, signal)
     // Another process's key holds the messages of all its consumers: reading it would steal them.
     if (!nonLocalName(channel).endsWith(`.${this.#clientId}!`)) {
-      throw new TypeError(`receive(${JSON.stringify(channel)}): that process-local channel belongs to another process (or layer); only its owner may receive from it`)
+      throw new ERR_FOREIGN_CHANNEL(`receive(${JSON.stringify(channel)}): that process-local channel belongs to another process (or layer); only its owner may receive from it`)
     }
     return await this.#receiveLocal(channel, signal)
   }
@@ -205,7 +189,7 @@ export class RedisChannelLayer implements ChannelLayer {
       this.#waiters.set(channel, list)
     }
     const waiting = list
-    return await enqueue(waiting, signal, () => { if (this.#waiters.get(channel) === waiting) this.#waiters.delete(channel) })
+    return await waitIn(waiting, signal, () => { if (waiting.length === 0 && this.#waiters.get(channel) === waiting) this.#waiters.delete(channel) })
   }
 
   // A named channel has its own key, popped by one long-lived reader of this layer for
@@ -219,7 +203,7 @@ export class RedisChannelLayer implements ChannelLayer {
       this.#named.set(channel, reader)
     }
     clearTimeout(reader.idle)
-    const received = enqueue(reader.waiters, signal)
+    const received = waitIn(reader.waiters, signal)
     this.#readNamed(channel, reader)
     return await received
   }

@@ -10,6 +10,8 @@ import type { ConsumerHandler } from './consumer.js'
 import { malformedHandshake } from './handshake.js'
 import type { ChannelLayer } from './layer.js'
 import { originChecker } from './origins.js'
+import { kCloseCode, kEarly, kSubprotocol, kUpgradeConnection, kUpgradeHeaders } from '../symbols.js'
+import { PROBLEM_TYPE, problemBody } from '../http/problems.js'
 
 /** The `websocket` option. */
 export interface WebsocketOptions {
@@ -27,14 +29,9 @@ export interface WebsocketOptions {
 
 // Set on the raw upgrade request: the consumer's runtime, the chosen subprotocol,
 // and the close code a refused consumer gave (read by the in-process test communicator).
-export const kConnection = Symbol.for('fastify-async-views.ws.connection')
-export const kSubprotocol = Symbol.for('fastify-async-views.ws.subprotocol')
-export const kCloseCode = Symbol.for('fastify-async-views.ws.closeCode')
-const kHeaders = Symbol('fastify-async-views.ws.headers')
 
-type RawUpgrade = FastifyRequest['raw'] & { [kConnection]?: Connection, [kSubprotocol]?: string | null, [kCloseCode]?: number, [kHeaders]?: string[] }
+type RawUpgrade = FastifyRequest['raw'] & { [kUpgradeConnection]?: Connection, [kSubprotocol]?: string | null, [kCloseCode]?: number, [kUpgradeHeaders]?: string[] }
 
-const kEarly = Symbol('fastify-async-views.ws.early')
 type EarlySocket = NonNullable<FastifyRequest['raw']['socket']> & { [kEarly]?: Connection }
 
 /** The live consumers of an app (from the start of their handshake), for app.close() and the ping sweep. */
@@ -93,7 +90,7 @@ async function settles (promise: Promise<unknown>, ms: number): Promise<boolean>
 
 // accept()'s extra headers go on the 101 through ws's public 'headers' event.
 function addAcceptHeaders (headers: string[], request: RawUpgrade): void {
-  const extra = request[kHeaders]
+  const extra = request[kUpgradeHeaders]
   if (extra !== undefined) headers.push(...extra)
 }
 
@@ -209,8 +206,8 @@ export function websocketRoute (group: RouteGroup, layer: () => ChannelLayer, ru
         return
       }
       raw[kSubprotocol] = decision.subprotocol
-      raw[kHeaders] = decision.headers
-      raw[kConnection] = connection
+      raw[kUpgradeHeaders] = decision.headers
+      raw[kUpgradeConnection] = connection
       done()
     }).catch((error: unknown) => {
       // Nothing from here may become an unhandled rejection.
@@ -235,13 +232,13 @@ export function websocketRoute (group: RouteGroup, layer: () => ChannelLayer, ru
 
   // An upgrade refused with an HTTP answer (by any hook) must not leave its socket open.
   const closeRefused = function (req: FastifyRequest, _reply: FastifyReply, done: () => void): void {
-    if (req.raw.headers.upgrade !== undefined && (req.raw as RawUpgrade)[kConnection]?.socket === undefined) req.raw.socket?.destroy()
+    if (req.raw.headers.upgrade !== undefined && (req.raw as RawUpgrade)[kUpgradeConnection]?.socket === undefined) req.raw.socket?.destroy()
     done()
   }
 
   const handler = function (socket: WebSocket, req: FastifyRequest): void {
     const raw = req.raw as RawUpgrade
-    const connection = raw[kConnection]
+    const connection = raw[kUpgradeConnection]
     if (raw.socket !== null && raw.socket !== undefined) {
       raw.socket.off('close', onEarlyClose)
       ;(raw.socket as EarlySocket)[kEarly] = undefined
@@ -273,7 +270,5 @@ const REFUSALS: Record<number, string> = { 400: 'The client went away during the
 
 function refuse (reply: FastifyReply, status: number, message: string): void {
   if (reply.sent) return
-  reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify({ statusCode: status, error: STATUS[status] ?? 'Error', message }))
+  reply.code(status).type(PROBLEM_TYPE).send(problemBody(status, message))
 }
-
-const STATUS: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 426: 'Upgrade Required', 500: 'Internal Server Error', 503: 'Service Unavailable' }

@@ -79,3 +79,9 @@ export class Scope<K = Record<string, unknown>> {
     return (this.request as { user?: unknown }).user as RequestUser
   }
 }
+
+/** The scope a background consumer gets (Channels' `{ type: 'channel', channel }`). */
+export interface ChannelScope {
+  type: 'channel'
+  channel: string
+}

@@ -1,12 +1,8 @@
 import type { AsyncConsumer } from './consumer.js'
 import type { ChannelLayer, LayerLogger } from './layer.js'
 import { checkChannelName } from './names.js'
-
-/** The scope a background consumer gets (Channels' `{ type: 'channel', channel }`). */
-export interface ChannelScope {
-  type: 'channel'
-  channel: string
-}
+import type { ChannelScope } from './scope.js'
+import { ERR_INVALID_WORKER, ERR_WORKER_STOPPED } from '../errors.js'
 
 export interface ChannelWorkerOptions {
   log?: LayerLogger & { info?: (obj: unknown, msg?: string) => void }
@@ -26,11 +22,11 @@ export interface ChannelWorker {
  */
 export function channelWorker (layer: ChannelLayer, routes: Record<string, new () => AsyncConsumer>, options: ChannelWorkerOptions = {}): ChannelWorker {
   const entries = Object.entries(routes)
-  if (entries.length === 0) throw new TypeError('channelWorker needs at least one { channel: ConsumerClass }')
+  if (entries.length === 0) throw new ERR_INVALID_WORKER('channelWorker needs at least one { channel: ConsumerClass }')
   for (const [channel, Consumer] of entries) {
     checkChannelName(channel)
-    if (channel.includes('!')) throw new TypeError(`channelWorker consumes named channels, not process-local ones (${channel})`)
-    if (typeof Consumer !== 'function') throw new TypeError(`channelWorker: '${channel}' must map to a consumer class`)
+    if (channel.includes('!')) throw new ERR_INVALID_WORKER(`channelWorker consumes named channels, not process-local ones (${channel})`)
+    if (typeof Consumer !== 'function') throw new ERR_INVALID_WORKER(`channelWorker: '${channel}' must map to a consumer class`)
   }
   const log = options.log ?? layer.log
   const controller = new AbortController()
@@ -64,7 +60,7 @@ export function channelWorker (layer: ChannelLayer, routes: Record<string, new (
   return {
     done,
     async stop () {
-      controller.abort(new Error('channel worker stopped'))
+      controller.abort(new ERR_WORKER_STOPPED('channel worker stopped'))
       await done
     }
   }

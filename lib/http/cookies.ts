@@ -1,4 +1,5 @@
 import { validateHeaderValue } from 'node:http'
+import { ERR_INVALID_COOKIE } from '../errors.js'
 
 export interface CookieOptions {
   /** Seconds; also sets `Expires` for old clients, as Django does. */
@@ -20,14 +21,14 @@ const UNSAFE_VALUE = /[^\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]/
 
 /** A Set-Cookie value, with Django's `set_cookie` rules for `expires` and `maxAge`. */
 export function serializeCookie (name: string, value: string, options: CookieOptions = {}): string {
-  if (!TOKEN.test(name)) throw new TypeError(`Invalid cookie name: ${JSON.stringify(name)}`)
+  if (!TOKEN.test(name)) throw new ERR_INVALID_COOKIE(`Invalid cookie name: ${JSON.stringify(name)}`)
   const encoded = UNSAFE_VALUE.test(value) ? encodeURIComponent(value) : value
   let cookie = `${name}=${encoded}`
   let maxAge = options.maxAge
   let expires: string | undefined
   if (options.expires instanceof Date) {
-    if (maxAge !== undefined) throw new TypeError("'expires' and 'maxAge' can't be used together.")
-    if (Number.isNaN(options.expires.getTime())) throw new TypeError('Cookie expires must be a valid date')
+    if (maxAge !== undefined) throw new ERR_INVALID_COOKIE("'expires' and 'maxAge' can't be used together.")
+    if (Number.isNaN(options.expires.getTime())) throw new ERR_INVALID_COOKIE('Cookie expires must be a valid date')
     // A date becomes Max-Age (one second added: the fraction lost on the way), as in Django.
     maxAge = Math.max(0, Math.floor((options.expires.getTime() - Date.now()) / 1000) + 1)
   } else if (options.expires !== undefined) {
@@ -35,7 +36,7 @@ export function serializeCookie (name: string, value: string, options: CookieOpt
   }
   if (maxAge !== undefined) {
     const seconds = Math.floor(maxAge)
-    if (!Number.isFinite(seconds)) throw new TypeError('Cookie maxAge must be a finite number')
+    if (!Number.isFinite(seconds)) throw new ERR_INVALID_COOKIE('Cookie maxAge must be a finite number')
     cookie += `; Max-Age=${seconds}`
     expires ??= new Date(Date.now() + seconds * 1000).toUTCString()
   }
@@ -46,7 +47,7 @@ export function serializeCookie (name: string, value: string, options: CookieOpt
   if (options.httpOnly === true) cookie += '; HttpOnly'
   if (options.sameSite !== undefined && options.sameSite !== false) {
     const sameSite = options.sameSite.toLowerCase()
-    if (sameSite !== 'lax' && sameSite !== 'strict' && sameSite !== 'none') throw new TypeError('Cookie sameSite must be Lax, Strict or None')
+    if (sameSite !== 'lax' && sameSite !== 'strict' && sameSite !== 'none') throw new ERR_INVALID_COOKIE('Cookie sameSite must be Lax, Strict or None')
     cookie += `; SameSite=${sameSite[0].toUpperCase()}${sameSite.slice(1)}`
   }
   if (options.partitioned === true) cookie += '; Partitioned'
@@ -56,7 +57,7 @@ export function serializeCookie (name: string, value: string, options: CookieOpt
 }
 
 function checkAttribute (name: string, value: string): string {
-  if (/[;\r\n\0]/.test(value)) throw new TypeError(`Invalid cookie ${name}: ${JSON.stringify(value)}`)
+  if (/[;\r\n\0]/.test(value)) throw new ERR_INVALID_COOKIE(`Invalid cookie ${name}: ${JSON.stringify(value)}`)
   return value
 }
 

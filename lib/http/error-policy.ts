@@ -3,7 +3,8 @@ import { HttpResponse } from './response.js'
 import { Resolver404 } from './exceptions.js'
 import { toResponse } from './send.js'
 import type { ViewResult } from './view-types.js'
-import { debugDetails, messageOf, problemResponse, read, safeCopy, statusOfViewError } from './problems.js'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { PRODUCTION_500, PROBLEM_TYPE, debugDetails, messageOf, problemBody, problemResponse, read, safeCopy, statusOfViewError } from './problems.js'
 
 /** Django's `handler400/403/404` take the exception; `handler500` only the request. */
 export type ErrorView = (request: HttpRequest, exception?: unknown) => ViewResult | Promise<ViewResult>
@@ -75,6 +76,29 @@ export class ErrorPolicy {
       extra.raisedBy = request.resolverMatch?.viewName
     }
     return problemResponse(status, messageOf(error), extra)
+  }
+
+  /** The body our view routes give errors Fastify raised itself (413, schema 400, a hook's throw). */
+  fastifyError (error: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const given = read(error, 'statusCode')
+    const status = typeof given === 'number' && given >= 400 && given <= 599 ? given : 500
+    const log = (err: unknown): void => {
+      if (status >= 500) req.log.error({ err }, 'Internal Server Error')
+      else req.log.info({ err }, messageOf(error))
+    }
+    try {
+      log(error)
+    } catch {
+      try { log(safeCopy(error)) } catch {}
+    }
+    // Headers a failed response left behind (the cause, maybe) must not be sent.
+    for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
+    reply.code(status).type(PROBLEM_TYPE)
+    if (status === 500 && !this.debug) return reply.send(PRODUCTION_500)
+    const code = read(error, 'code')
+    const extra: Record<string, unknown> = typeof code === 'string' ? { code } : {}
+    if (this.debug) Object.assign(extra, debugDetails(error))
+    return reply.send(problemBody(status, status >= 500 && !this.debug ? undefined : messageOf(error), extra))
   }
 
   /** Logs an error at the level Fastify would; a failing logger changes nothing. */

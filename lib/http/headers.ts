@@ -1,5 +1,6 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http'
 import type { IncomingHttpHeaders } from 'node:http'
+import { ERR_INVALID_HEADER } from '../errors.js'
 
 export type HeaderValue = string | number | readonly string[]
 
@@ -135,10 +136,10 @@ function normaliseValue (name: string, value: HeaderValue): string | string[] {
     validateHeaderValue(name, value)
     return value
   }
-  if (!Array.isArray(value)) throw new TypeError(`Header "${name}" must be a string, a number or an array of strings`)
+  if (!Array.isArray(value)) throw new ERR_INVALID_HEADER(`Header "${name}" must be a string, a number or an array of strings`)
   const copy: string[] = []
   for (const item of value) {
-    if (typeof item !== 'string') throw new TypeError(`Header "${name}" must be a string, a number or an array of strings`)
+    if (typeof item !== 'string') throw new ERR_INVALID_HEADER(`Header "${name}" must be a string, a number or an array of strings`)
     validateHeaderValue(name, item)
     copy.push(item)
   }

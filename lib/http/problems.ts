@@ -63,13 +63,18 @@ export function messageOf (error: unknown): string {
   }
 }
 
-/** The JSON problem body `{ statusCode, error, message }`, plus extras in debug. */
-export function problemResponse (statusCode: number, message: string | undefined, extra?: Record<string, unknown>): HttpResponse {
+/** Every error body the package sends: `{ statusCode, error, message }`, plus extras (debug, a code). */
+export function problemBody (statusCode: number, message: string | undefined, extra?: Record<string, unknown>): string {
+  if (statusCode === 500 && extra === undefined && message === undefined) return PRODUCTION_500
   const error = STATUS_CODES[statusCode] ?? 'Error'
-  const body = statusCode === 500 && extra === undefined
-    ? PRODUCTION_500
-    : JSON.stringify({ statusCode, error, message: message === undefined || message === '' ? error : message, ...extra })
-  return new HttpResponse(body, { status: statusCode, contentType: 'application/json; charset=utf-8' })
+  return JSON.stringify({ statusCode, error, message: message === undefined || message === '' ? error : message, ...extra })
+}
+
+export const PROBLEM_TYPE = 'application/json; charset=utf-8'
+
+/** problemBody as an HttpResponse. */
+export function problemResponse (statusCode: number, message: string | undefined, extra?: Record<string, unknown>): HttpResponse {
+  return new HttpResponse(problemBody(statusCode, message, extra), { status: statusCode, contentType: PROBLEM_TYPE })
 }
 
 /** Debug details of an error: name, message, stack and cause, never throwing. */

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { Transform, type Readable, type TransformCallback } from 'node:stream'
-import { kRawBody } from './request.js'
+import { kRawBody } from '../symbols.js'
 
 /** Whether the request announces a body (so GETs cost nothing). */
 export function hasBody (req: FastifyRequest): boolean {

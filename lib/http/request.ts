@@ -1,15 +1,15 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ReverseOptions } from '../urls/reverse.js'
 import type { RouteMatch } from '../urls/router.js'
 import { resolverMatchOf, type ResolverMatch } from '../urls/resolver-match.js'
-import type { ChannelLayer } from '../channels/layer.js'
 import { QueryDict } from './querydict.js'
 import { RequestHeaders } from './headers.js'
 import { parseCookies } from './cookies.js'
 import { BadRequest } from './exceptions.js'
 import { disallowedHost, isValidHost } from './host.js'
-import { iriToUri, urljoin, urlsplit } from './iri.js'
-import { kMatchData, kReply } from '../symbols.js'
+import { iriToUri, urljoin, urlsplit } from '../urls/iri.js'
+import { kMatchData, kRawBody, kReply } from '../symbols.js'
+import { trustsForwardedProto } from '../compat.js'
 
 /** What the plugin knows about the app when it builds a request. */
 export interface RequestContext {
@@ -236,8 +236,9 @@ export class HttpRequest {
   }
 
   /** The app's channel layer (`request.channelLayer.groupSend(...)`). */
-  get channelLayer (): ChannelLayer {
-    return (this.fastify.server as { channelLayer?: ChannelLayer }).channelLayer as ChannelLayer
+  // Typed by the plugin's `declare module 'fastify'` (http/ does not know channels/).
+  get channelLayer (): FastifyInstance['channelLayer'] {
+    return this.fastify.server.channelLayer
   }
 
   /** Host and port from the Host header (or X-Forwarded-Host under `trustProxy`); invalid -> DisallowedHost (400). */
@@ -318,27 +319,6 @@ export type RequestUser = AsyncViewsTypes extends { user: infer U } ? U : unknow
 
 export interface HttpRequest {}
 
-/**
- * Whether Fastify's `trustProxy` takes X-Forwarded-Proto from this peer: its own
- * `protocol` getter is asked about a probe value (only when the header is sent).
- */
-function trustsForwardedProto (req: FastifyRequest, own: string): boolean {
-  let proto: object | null = Object.getPrototypeOf(req)
-  let getter: (() => unknown) | undefined
-  while (proto !== null && getter === undefined) {
-    getter = Object.getOwnPropertyDescriptor(proto, 'protocol')?.get
-    proto = Object.getPrototypeOf(proto)
-  }
-  if (getter === undefined) return false
-  const probe = own === 'https' ? 'http' : 'https'
-  const socket = req.raw.socket
-  try {
-    return getter.call({ headers: { 'x-forwarded-proto': probe }, raw: req.raw, socket }) === probe
-  } catch {
-    return false
-  }
-}
-
 /** The `charset` of a form's Content-Type, when it names one other than UTF-8 that we can decode. */
 function charsetOf (contentType: string): string | undefined {
   const m = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType)
@@ -381,9 +361,6 @@ function decodeForm (body: Buffer, charset: string): Array<[string, string]> {
   }
   return pairs
 }
-
-/** Where a plain Fastify route's raw body copy is kept (see the middleware adapter). */
-export const kRawBody = Symbol('fastify-async-views.rawBody')
 
 const EMPTY = Buffer.alloc(0)
 

@@ -3,8 +3,9 @@ import { kApply, kDeferredLocation } from '../symbols.js'
 import { ResponseHeaders, type HeaderValue } from './headers.js'
 import { serializeCookie, type CookieOptions } from './cookies.js'
 import { DisallowedRedirect } from './exceptions.js'
-import { iriToUri } from './iri.js'
+import { iriToUri } from '../urls/iri.js'
 import type { ReverseOptions } from '../urls/reverse.js'
+import { ERR_CONTENT_TYPE_TWICE, ERR_INVALID_CONTENT, ERR_INVALID_STATUS, ERR_JSON_UNSAFE, ERR_NOT_JSON } from '../errors.js'
 
 /** What a response writes into: the part of FastifyReply it needs. */
 export interface ReplyLike {
@@ -60,7 +61,7 @@ export class HttpResponse {
     if (this.#body === undefined) {
       const json = this.#json as { data: unknown, encode: (() => string) | undefined }
       const text = json.encode === undefined ? JSON.stringify(json.data) : json.encode()
-      if (typeof text !== 'string') throw new TypeError('JsonResponse data is not serializable to JSON')
+      if (typeof text !== 'string') throw new ERR_NOT_JSON('JsonResponse data is not serializable to JSON')
       this.#body = text
     }
     return this.#body
@@ -70,7 +71,7 @@ export class HttpResponse {
   protected init (options: ResponseOptions): void {
     if (options.status !== undefined) this.statusCode = options.status
     if (options.contentType !== undefined && options.headers !== undefined && new ResponseHeaders(options.headers).has('content-type')) {
-      throw new TypeError("'headers' must not contain 'Content-Type' when the 'contentType' option is provided.")
+      throw new ERR_CONTENT_TYPE_TWICE("'headers' must not contain 'Content-Type' when the 'contentType' option is provided.")
     }
     if (options.contentType !== undefined) {
       validateHeaderValue('content-type', options.contentType)
@@ -88,7 +89,7 @@ export class HttpResponse {
 
   get statusCode (): number { return this.#status }
   set statusCode (code: number) {
-    if (!Number.isInteger(code) || code < 100 || code > 599) throw new RangeError(`Invalid status code: ${String(code)}`)
+    if (!Number.isInteger(code) || code < 100 || code > 599) throw new ERR_INVALID_STATUS(`Invalid status code: ${String(code)}`)
     this.#status = code
   }
 
@@ -178,7 +179,7 @@ Object.defineProperty(HttpResponse.prototype, 'then', { value: undefined })
 function toBody (content: Content): string | Buffer {
   if (typeof content === 'string' || Buffer.isBuffer(content)) return content
   if (content instanceof Uint8Array) return Buffer.from(content.buffer, content.byteOffset, content.byteLength)
-  throw new TypeError('HttpResponse content must be a string, a Buffer or a Uint8Array')
+  throw new ERR_INVALID_CONTENT('HttpResponse content must be a string, a Buffer or a Uint8Array')
 }
 
 export interface JsonResponseOptions extends ResponseOptions {
@@ -194,9 +195,9 @@ export class JsonResponse extends HttpResponse {
   /** Encoded when sent, or when `content` is read (Fastify serialises it as it would a returned object). */
   constructor (data: unknown, options?: JsonResponseOptions) {
     if ((options?.safe ?? true) && !isPlainObject(data)) {
-      throw new TypeError('In order to allow non-object values to be serialized set the safe option to false.')
+      throw new ERR_JSON_UNSAFE('In order to allow non-object values to be serialized set the safe option to false.')
     }
-    if (data === undefined || typeof data === 'function' || typeof data === 'symbol') throw new TypeError('JsonResponse data is not serializable to JSON')
+    if (data === undefined || typeof data === 'function' || typeof data === 'symbol') throw new ERR_NOT_JSON('JsonResponse data is not serializable to JSON')
     super('')
     const custom = options?.replacer !== undefined || options?.space !== undefined
     this.setJson(data, custom ? () => JSON.stringify(data, options?.replacer, options?.space) : undefined)
@@ -278,7 +279,7 @@ export class HttpResponseNotModified extends HttpResponse {
   override get content (): Buffer { return super.content }
   /** Only empty content: a 304 has no body (Django raises the same way). */
   override set content (value: Content) {
-    if (value.length > 0) throw new TypeError('You cannot set content to a 304 (Not Modified) response')
+    if (value.length > 0) throw new ERR_INVALID_CONTENT('You cannot set content to a 304 (Not Modified) response')
     super.content = value
   }
 }

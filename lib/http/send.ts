@@ -2,7 +2,8 @@ import type { FastifyReply } from 'fastify'
 import { kApply } from '../symbols.js'
 import { HttpResponse, JsonResponse, isPlainObject, type SendContext } from './response.js'
 import { describe } from '../describe.js'
-import { PRODUCTION_500, debugDetails, messageOf } from './problems.js'
+import { PRODUCTION_500, PROBLEM_TYPE, debugDetails, messageOf, problemBody } from './problems.js'
+import { ERR_INVALID_VIEW_RESULT } from '../errors.js'
 
 /** What the view handlers return: nothing once the reply is sent, or a promise of that. */
 export type Sent = void | Promise<void>
@@ -11,7 +12,7 @@ export type Sent = void | Promise<void>
 export function toResponse (result: unknown, view: { name: string }): HttpResponse {
   if (result instanceof HttpResponse) return result
   if (Array.isArray(result) || isPlainObject(result)) return new JsonResponse(result, { safe: false })
-  throw new TypeError(`The view ${view.name === '' ? '<anonymous>' : view.name} didn't return an HttpResponse object. It returned ${describe(result)} instead.`)
+  throw new ERR_INVALID_VIEW_RESULT(`The view ${view.name === '' ? '<anonymous>' : view.name} didn't return an HttpResponse object. It returned ${describe(result)} instead.`)
 }
 
 /**
@@ -40,8 +41,8 @@ export function sendFailure (reply: FastifyReply, error: unknown, debug: boolean
     reply.log.error({ err: error }, 'Response could not be sent')
   } catch {}
   for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
-  reply.code(500).header('content-type', 'application/json; charset=utf-8')
-  reply.send(debug ? JSON.stringify({ statusCode: 500, error: 'Internal Server Error', message: messageOf(error), ...debugDetails(error) }) : PRODUCTION_500)
+  reply.code(500).header('content-type', PROBLEM_TYPE)
+  reply.send(debug ? problemBody(500, messageOf(error), debugDetails(error)) : PRODUCTION_500)
 }
 
 /**

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { kApply } from '../symbols.js'
 import { HttpResponse, type ReplyLike, type ResponseOptions, type SendContext } from './response.js'
 import { ResponseHeaders } from './headers.js'
+import { ERR_INVALID_CONTENT, ERR_INVALID_EVENT, ERR_NOT_A_FILE } from '../errors.js'
 
 export type Chunk = string | Buffer | Uint8Array
 export type StreamingContent = Iterable<Chunk> | AsyncIterable<Chunk>
@@ -24,11 +25,11 @@ export class StreamingHttpResponse extends HttpResponse {
   override get streaming (): boolean { return true }
 
   override get content (): Buffer {
-    throw new TypeError(`This ${this.constructor.name} instance has no \`content\` attribute. Use \`streamingContent\` instead.`)
+    throw new ERR_INVALID_CONTENT(`This ${this.constructor.name} instance has no \`content\` attribute. Use \`streamingContent\` instead.`)
   }
 
   override set content (_value) {
-    throw new TypeError(`This ${this.constructor.name} instance has no \`content\` attribute. Use \`streamingContent\` instead.`)
+    throw new ERR_INVALID_CONTENT(`This ${this.constructor.name} instance has no \`content\` attribute. Use \`streamingContent\` instead.`)
   }
 
   /** The iterable the body is read from; middleware may wrap it. */
@@ -79,7 +80,7 @@ function closeSource (source: StreamingContent | Readable): void {
 function checkSource<T> (source: T): T {
   if (source === null || typeof source !== 'object' ||
       (!(Symbol.iterator in source) && !(Symbol.asyncIterator in source))) {
-    throw new TypeError('Streaming content must be an iterable, an async iterable or a Readable')
+    throw new ERR_INVALID_CONTENT('Streaming content must be an iterable, an async iterable or a Readable')
   }
   return source
 }
@@ -89,7 +90,7 @@ async function * chunks (source: StreamingContent): AsyncGenerator<string | Buff
   for await (const chunk of source) {
     if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) yield chunk
     else if (chunk instanceof Uint8Array) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-    else throw new TypeError('Streaming content must yield strings or bytes')
+    else throw new ERR_INVALID_CONTENT('Streaming content must yield strings or bytes')
   }
 }
 
@@ -191,7 +192,7 @@ export class FileResponse extends StreamingHttpResponse {
     let stream: Readable | undefined
     try {
       const stats = await handle.stat()
-      if (!stats.isFile()) throw new Error(`FileResponse: ${path} is not a regular file`)
+      if (!stats.isFile()) throw new ERR_NOT_A_FILE(`FileResponse: ${path} is not a regular file`)
       // Status and headers only: the file is never read for HEAD (it was not opened before either).
       super[kApply](reply, context)
       reply.header('content-length', stats.size)
@@ -267,7 +268,7 @@ export function formatEvent (event: ServerSentEvent | string): string {
   if (event.event !== undefined) out += `event: ${singleLine('event', event.event)}\n`
   if (event.id !== undefined) out += `id: ${singleLine('id', String(event.id))}\n`
   if (event.retry !== undefined) {
-    if (!Number.isInteger(event.retry) || event.retry < 0) throw new TypeError('Server-sent event retry must be a non-negative integer')
+    if (!Number.isInteger(event.retry) || event.retry < 0) throw new ERR_INVALID_EVENT('Server-sent event retry must be a non-negative integer')
     out += `retry: ${event.retry}\n`
   }
   if (event.data !== undefined) out += dataLines(typeof event.data === 'string' ? event.data : JSON.stringify(event.data))
@@ -281,7 +282,7 @@ function dataLines (data: string): string {
 }
 
 function singleLine (field: string, value: string): string {
-  if (/[\r\n\0]/.test(value)) throw new TypeError(`Server-sent event ${field} must be a single line`)
+  if (/[\r\n\0]/.test(value)) throw new ERR_INVALID_EVENT(`Server-sent event ${field} must be a single line`)
   return value
 }
 

@@ -1,6 +1,7 @@
 import type { HttpRequest } from '../http/request.js'
 import { HttpResponsePermanentRedirect, type HttpResponse } from '../http/response.js'
 import type { GetResponse, Middleware, MiddlewareObject } from './types.js'
+import { ERR_INVALID_HEADER } from '../errors.js'
 
 export interface TimingOptions {
   /** The Server-Timing metric name for the whole chain below this middleware. Default `app`. */
@@ -15,7 +16,7 @@ export interface TimingOptions {
  */
 export function createTimingMiddleware (options: TimingOptions = {}): Middleware {
   const metric = options.metric ?? 'app'
-  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(metric)) throw new TypeError(`Invalid Server-Timing metric name: ${JSON.stringify(metric)}`)
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(metric)) throw new ERR_INVALID_HEADER(`Invalid Server-Timing metric name: ${JSON.stringify(metric)}`)
   const timeView = options.view ?? true
   const viewStarts = new WeakMap<HttpRequest, number>()
   return class TimingMiddleware implements MiddlewareObject {

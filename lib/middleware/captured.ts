@@ -4,6 +4,7 @@ import { ResponseHeaders, type HeaderValue } from '../http/headers.js'
 import { HttpResponse, type Content, type ReplyLike, type SendContext } from '../http/response.js'
 import { serializeCookie, type CookieOptions } from '../http/cookies.js'
 import { kApply } from '../symbols.js'
+import { ERR_INVALID_CONTENT, ERR_INVALID_STATUS } from '../errors.js'
 
 /** Headers read and written straight on the reply, so nothing is copied per request. */
 class ReplyHeaders extends ResponseHeaders {
@@ -96,7 +97,7 @@ export class CapturedResponse extends HttpResponse {
 
   override get statusCode (): number { return this.#reply.statusCode }
   override set statusCode (code: number) {
-    if (!Number.isInteger(code) || code < 100 || code > 599) throw new RangeError(`Invalid status code: ${String(code)}`)
+    if (!Number.isInteger(code) || code < 100 || code > 599) throw new ERR_INVALID_STATUS(`Invalid status code: ${String(code)}`)
     this.#reply.code(code)
   }
 
@@ -111,7 +112,7 @@ export class CapturedResponse extends HttpResponse {
   }
 
   override get content (): Buffer {
-    if (this.streaming) throw new TypeError('This response is streamed and has no `content`.')
+    if (this.streaming) throw new ERR_INVALID_CONTENT('This response is streamed and has no `content`.')
     const payload = this.#payload
     if (payload === undefined || payload === null) return Buffer.alloc(0)
     if (typeof payload === 'string') return Buffer.from(payload)
@@ -121,7 +122,7 @@ export class CapturedResponse extends HttpResponse {
   }
 
   override set content (value: Content) {
-    if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw new TypeError('content must be a string, a Buffer or a Uint8Array')
+    if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw new ERR_INVALID_CONTENT('content must be a string, a Buffer or a Uint8Array')
     this.#payload = value
     // Fastify computes the length of the new payload.
     this.#reply.removeHeader('content-length')

@@ -1,4 +1,5 @@
-import { ImproperlyConfigured } from '../errors.js'
+import { ImproperlyConfigured, InvalidMiddlewareResult } from '../errors.js'
+import { describe } from '../describe.js'
 import { MiddlewareNotUsed } from '../http/exceptions.js'
 import type { HttpRequest } from '../http/request.js'
 import { HttpResponse } from '../http/response.js'
@@ -17,11 +18,6 @@ export interface Chain {
   /** Innermost first. */
   processException: ProcessException[]
   names: string[]
-}
-
-/** Thrown when a layer returns something that is not an HttpResponse. */
-export class InvalidMiddlewareResult extends Error {
-  override get name (): string { return 'InvalidMiddlewareResult' }
 }
 
 /**
@@ -131,7 +127,7 @@ interface Guarded {
  */
 function guard (layer: (request: HttpRequest, next: GetResponse) => unknown, next: GetResponse, name: string, convert: ConvertError): Guarded {
   const invalid = (request: HttpRequest, result: unknown): Promise<HttpResponse> =>
-    convert(request, new InvalidMiddlewareResult(`${name} returned ${describeResult(result)} instead of an HttpResponse`))
+    convert(request, new InvalidMiddlewareResult(`Middleware ${name} returned ${describe(result)} instead of an HttpResponse: a middleware must return a response, usually the one it awaited (\`return await getResponse(request)\`)`))
   const call: GetResponse = (request) => {
     let result: unknown
     try {
@@ -164,13 +160,6 @@ function guard (layer: (request: HttpRequest, next: GetResponse) => unknown, nex
     }
   }
   return { call, run }
-}
-
-function describeResult (value: unknown): string {
-  if (value === undefined) return 'undefined'
-  if (value === null) return 'null'
-  if (typeof value === 'object') return `an object (${Object.getPrototypeOf(value)?.constructor?.name ?? 'null prototype'})`
-  return `a ${typeof value}`
 }
 
 function isClass (fn: Function): boolean {

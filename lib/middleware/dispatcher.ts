@@ -10,6 +10,7 @@ import { kExchange, kMatchData, kReply } from '../symbols.js'
 import { buildChain, type Chain } from './chain.js'
 import { Exchange } from './exchange.js'
 import type { Middleware } from './types.js'
+import { ERR_NON_ERROR_THROWN } from '../errors.js'
 
 export interface DispatcherOptions {
   policy: ErrorPolicy
@@ -293,7 +294,7 @@ export class Dispatcher {
 
 // Fastify's reply.send() takes the error path only for an Error.
 function asError (error: unknown): Error {
-  return error instanceof Error ? error : new Error(messageOf(error), { cause: error })
+  return error instanceof Error ? error : new ERR_NON_ERROR_THROWN(messageOf(error), { cause: error })
 }
 
 /** Lets Fastify run a plain route's handler and waits for the response it makes. */

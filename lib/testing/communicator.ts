@@ -2,8 +2,8 @@ import type { FastifyInstance } from 'fastify'
 import { randomBytes } from 'node:crypto'
 import { Duplex, PassThrough } from 'node:stream'
 import { WebSocket } from 'ws'
-
-const kCloseCode = Symbol.for('fastify-async-views.ws.closeCode')
+import { ERR_COMMUNICATOR_STATE, ERR_TIMEOUT, ERR_UNEXPECTED_FRAME } from '../errors.js'
+import { kCloseCode } from '../symbols.js'
 
 export interface CommunicatorOptions {
   headers?: Record<string, string>
@@ -53,7 +53,7 @@ export class WebsocketCommunicator {
 
   /** Performs the handshake: `{ connected: true, subprotocol }` or `{ connected: false, closeCode }`. */
   async connect (timeoutMs = 3000): Promise<ConnectResult> {
-    if (this.#ws !== undefined) throw new Error('connect() was already called')
+    if (this.#ws !== undefined) throw new ERR_COMMUNICATOR_STATE('connect() was already called')
     const toServer = new PassThrough()
     const toClient = new PassThrough()
     const serverSide = Duplex.from({ readable: toServer, writable: toClient })
@@ -76,7 +76,7 @@ export class WebsocketCommunicator {
       let buffered = Buffer.alloc(0)
       const timer = setTimeout(() => {
         toClient.off('data', onData)
-        reject(new Error(`No handshake response from ${this.path} within ${timeoutMs} ms`))
+        reject(new ERR_TIMEOUT(`No handshake response from ${this.path} within ${timeoutMs} ms`))
       }, timeoutMs)
       const onData = (chunk: Buffer): void => {
         buffered = Buffer.concat([buffered, chunk])
@@ -132,7 +132,7 @@ export class WebsocketCommunicator {
   }
 
   #open (): WebSocket {
-    if (this.#ws === undefined) throw new Error('connect() first')
+    if (this.#ws === undefined) throw new ERR_COMMUNICATOR_STATE('connect() first')
     return this.#ws
   }
 
@@ -164,7 +164,7 @@ export class WebsocketCommunicator {
       const timer = setTimeout(() => {
         const index = this.#waiters.indexOf(waiter)
         if (index !== -1) this.#waiters.splice(index, 1)
-        reject(new Error(`Nothing received within ${timeoutMs} ms`))
+        reject(new ERR_TIMEOUT(`Nothing received within ${timeoutMs} ms`))
       }, timeoutMs)
       this.#waiters.push(waiter)
     })
@@ -172,7 +172,7 @@ export class WebsocketCommunicator {
 
   async receiveJsonFrom (timeoutMs = 1000): Promise<any> {
     const frame = await this.receiveFrom(timeoutMs)
-    if (typeof frame !== 'string') throw new TypeError('Expected a text frame, got a binary one')
+    if (typeof frame !== 'string') throw new ERR_UNEXPECTED_FRAME('Expected a text frame, got a binary one')
     return JSON.parse(frame)
   }
 

@@ -1,4 +1,4 @@
-import { ImproperlyConfigured } from '../errors.js'
+import { ImproperlyConfigured, ERR_CONVERSION } from '../errors.js'
 
 /**
  * A path converter, as Django's: `regex` matches one value in the URL, `toJs`
@@ -26,7 +26,7 @@ const intConverter: Converter<number> = {
   regex: '[0-9]+',
   toJs (value) {
     const n = Number(value)
-    if (!Number.isSafeInteger(n)) throw new RangeError('int out of range')
+    if (!Number.isSafeInteger(n)) throw new ERR_CONVERSION('int out of range')
     return n
   },
   // As Django's IntConverter: the text of the value; reverse() then checks it against the regex ('01' fits).

@@ -1,11 +1,13 @@
-import { NoReverseMatch } from '../errors.js'
-import type { QueryDict } from '../http/querydict.js'
-import { escapeLeadingSlashes, quotePath } from '../http/iri.js'
+import { NoReverseMatch, ERR_REVERSE_ARGS } from '../errors.js'
+import { escapeLeadingSlashes, quotePath } from './iri.js'
 import { fullRegex, partsSource, type FlatPattern, type NamespaceLevel } from './compile.js'
 import type { Converter } from './converters.js'
 import { normalize, NonReversible, type Form } from './normalize.js'
 
-export type QueryInput = Record<string, unknown> | URLSearchParams | QueryDict | Iterable<[string, unknown]>
+/** What a QueryDict offers (`request.GET`): each key with all its values. */
+export interface MultiValueQuery { lists (): Iterable<[string, string[]]> }
+
+export type QueryInput = Record<string, unknown> | URLSearchParams | MultiValueQuery | Iterable<[string, unknown]>
 
 export interface ReverseOptions {
   args?: readonly unknown[] | null
@@ -64,7 +66,7 @@ export class Reverser {
   reverse (viewName: string, options: ReverseOptions = {}): string {
     const args = options.args ?? []
     const kwargs = options.kwargs ?? {}
-    if (args.length > 0 && Object.keys(kwargs).length > 0) throw new TypeError("Don't mix args and kwargs in a call to reverse()!")
+    if (args.length > 0 && Object.keys(kwargs).length > 0) throw new ERR_REVERSE_ARGS("Don't mix args and kwargs in a call to reverse()!")
     const text = String(viewName)
     const path = typeof viewName === 'string' ? text.split(':') : [text]
     const view = path.pop() as string
@@ -174,8 +176,8 @@ function build (candidate: Reversible, args: readonly unknown[], kwargs: Record<
 function queryString (query: QueryInput | null | undefined): string {
   if (query === undefined || query === null) return ''
   const params = new URLSearchParams()
-  const entries: Iterable<[string, unknown]> = typeof (query as QueryDict).lists === 'function'
-    ? (query as QueryDict).lists()
+  const entries: Iterable<[string, unknown]> = typeof (query as MultiValueQuery).lists === 'function'
+    ? (query as MultiValueQuery).lists()
     : Symbol.iterator in query ? query as Iterable<[string, unknown]> : Object.entries(query)
   for (const [key, value] of entries) {
     if (Array.isArray(value)) for (const item of value) params.append(key, String(item))

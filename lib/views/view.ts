@@ -1,6 +1,7 @@
 import type { HttpRequest } from '../http/request.js'
 import { HttpResponse, HttpResponseNotAllowed } from '../http/response.js'
 import type { ViewFunction, ViewResult } from '../http/view-types.js'
+import { ERR_INVALID_INITKWARG, ERR_SETUP_WITHOUT_SUPER } from '../errors.js'
 
 type Handler = (request: HttpRequest, kwargs: any) => ViewResult | Promise<ViewResult>
 
@@ -69,10 +70,10 @@ export class View<K = Record<string, unknown>> {
     const probe = new Cls() as Record<string, unknown>
     for (const key of Object.keys(initkwargs)) {
       if (Cls.httpMethodNames.includes(key)) {
-        throw new TypeError(`The method name ${key} is not accepted as a keyword argument to ${Cls.name}().`)
+        throw new ERR_INVALID_INITKWARG(`The method name ${key} is not accepted as a keyword argument to ${Cls.name}().`)
       }
       if (!(key in probe)) {
-        throw new TypeError(`${Cls.name}.asView() received an invalid keyword '${key}'. asView only accepts arguments that are already attributes of the class.`)
+        throw new ERR_INVALID_INITKWARG(`${Cls.name}.asView() received an invalid keyword '${key}'. asView only accepts arguments that are already attributes of the class.`)
       }
     }
     const frozen = Object.freeze({ ...initkwargs })
@@ -81,7 +82,7 @@ export class View<K = Record<string, unknown>> {
       Object.assign(self, frozen)
       self.setup(request, kwargs)
       if (self.request === undefined) {
-        throw new TypeError(`${Cls.name} instance has no 'request' attribute. Did you override setup() and forget to call super.setup()?`)
+        throw new ERR_SETUP_WITHOUT_SUPER(`${Cls.name} instance has no 'request' attribute. Did you override setup() and forget to call super.setup()?`)
       }
       return self.dispatch(request, kwargs)
     } as ClassBasedView<any>
