@@ -79,7 +79,7 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
     throw new ImproperlyConfigured('fastify-async-views is registered twice in the same context; register it once per encapsulation context', { cause: error })
   }
 
-  installNotFound(app, dispatcher, prefix, options, patterns.length > 0)
+  installNotFound(app, dispatcher, prefix)
   // The module-level reverse()/resolve() serve the one ready app (see urls/base.ts).
   app.addHook('onReady', async () => { setAppReady(urls, true) })
   app.addHook('onClose', async () => { setAppReady(urls, false) })

@@ -14,7 +14,6 @@ import type { Dispatcher } from './middleware/dispatcher.js'
 import type { FlatPattern } from './urls/compile.js'
 import { resolvePath, type RouteGroup } from './urls/router.js'
 import { resolverMatchOf, type ResolverMatch } from './urls/resolver-match.js'
-import type { AsyncViewsOptions } from './options.js'
 
 const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE']
 
@@ -131,29 +130,27 @@ export function appendSlashRedirect (patterns: readonly FlatPattern[], prefix: s
 }
 
 /** APPEND_SLASH, handler404 and the debug 404 for requests no route matched. */
-export function installNotFound (app: FastifyInstance, dispatcher: Dispatcher, prefix: string, options: AsyncViewsOptions, hasPatterns: boolean): void {
-  const appendSlash = options.appendSlash !== false && hasPatterns
-  const own404 = options.handler404 !== undefined || options.debug === true
-  if (!appendSlash && !own404) return
+/**
+ * Requests no route matched, under the plugin's prefix: APPEND_SLASH first,
+ * then the same 404 a view route gives (handler404, one body shape, the
+ * patterns tried with debug), so every 404 of the app's URL space looks alike.
+ */
+export function installNotFound (app: FastifyInstance, dispatcher: Dispatcher, prefix: string): void {
   app.addHook('onRequest', function notFound (req, reply, done) {
     if (!req.is404) {
       done()
       return
     }
-    const redirect = dispatcher.appendSlashFor(req)
-    if (redirect !== undefined) {
-      sendResponse(reply, redirect, dispatcher.context, dispatcher.policy.debug)
-      return
-    }
     const url = req.raw.url ?? '/'
     const q = url.indexOf('?')
     const rawPath = q === -1 ? url : url.slice(0, q)
-    if (own404 && (rawPath === prefix || rawPath.startsWith(prefix + '/'))) {
-      // Rejects only to hand the error to the user's Fastify error handler.
-      Promise.resolve(dispatcher.serveError(req, reply, resolver404)).catch((error) => reply.send(error))
+    if (rawPath !== prefix && !rawPath.startsWith(prefix + '/')) {
+      done()
       return
     }
-    done()
+    const redirect = dispatcher.appendSlashFor(req)
+    if (redirect !== undefined) sendResponse(reply, redirect, dispatcher.context, dispatcher.policy.debug)
+    else dispatcher.serveError(req, reply, resolver404)
   })
 }
 

@@ -4,7 +4,9 @@ import { Resolver404 } from './exceptions.js'
 import { toResponse } from './send.js'
 import type { ViewResult } from './view-types.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { PRODUCTION_500, PROBLEM_TYPE, debugDetails, messageOf, problemBody, problemResponse, read, safeCopy, statusOfViewError } from './problems.js'
+import { PRODUCTION_500, PROBLEM_TYPE, debugDetails, isInstance, messageOf, problemBody, problemResponse, read, safeCopy, statusOfViewError } from './problems.js'
+
+const NOT_FOUND = 'The requested resource was not found on this server.'
 
 /** Django's `handler400/403/404` take the exception; `handler500` only the request. */
 export type ErrorView = (request: HttpRequest, exception?: unknown) => ViewResult | Promise<ViewResult>
@@ -67,9 +69,13 @@ export class ErrorPolicy {
         return problemResponse(500, undefined)
       }
     }
-    if (!this.debug) return problemResponse(status, status >= 500 ? undefined : messageOf(error))
+    if (!this.debug) {
+      // Django's production 404 page: the technical message lists patterns only debug shows.
+      if (isInstance(error, Resolver404)) return problemResponse(404, NOT_FOUND)
+      return problemResponse(status, status >= 500 ? undefined : messageOf(error))
+    }
     const extra = debugDetails(error)
-    if (error instanceof Resolver404 || (status === 404 && request.resolverMatch === null)) {
+    if (isInstance(error, Resolver404) || (status === 404 && request.resolverMatch === null)) {
       extra.path = request.pathInfo
       extra.tried = this.#tried
     } else if (status === 404) {
@@ -82,9 +88,12 @@ export class ErrorPolicy {
   fastifyError (error: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
     const given = read(error, 'statusCode')
     const status = typeof given === 'number' && given >= 400 && given <= 599 ? given : 500
+    // Say where: the request, and the view whose route it was (a 500 from an
+    // unserialisable body, such as a BigInt, happens after the view returned).
+    const where = `${req.raw.method ?? 'GET'} ${req.raw.url ?? '/'}${viewOfRoute(req)}`
     const log = (err: unknown): void => {
-      if (status >= 500) req.log.error({ err }, 'Internal Server Error')
-      else req.log.info({ err }, messageOf(error))
+      if (status >= 500) req.log.error({ err }, `Internal Server Error: ${where}: ${messageOf(error)}`)
+      else req.log.info({ err }, `${messageOf(error)}: ${where}`)
     }
     try {
       log(error)
@@ -122,5 +131,14 @@ export class ErrorPolicy {
         } catch {}
       }
     }
+  }
+}
+
+function viewOfRoute (req: FastifyRequest): string {
+  try {
+    const name = req.routeOptions.handler?.name
+    return name === undefined || name === '' ? '' : ` (view ${name})`
+  } catch {
+    return ''
   }
 }

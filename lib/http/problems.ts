@@ -19,7 +19,7 @@ export function read (value: unknown, key: string): unknown {
   }
 }
 
-function isInstance (value: unknown, cls: abstract new (...args: any[]) => unknown): boolean {
+export function isInstance (value: unknown, cls: abstract new (...args: any[]) => unknown): boolean {
   try {
     return value instanceof cls
   } catch {

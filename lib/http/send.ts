@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify'
+import type { HttpRequest } from './request.js'
 import { kApply } from '../symbols.js'
 import { HttpResponse, JsonResponse, isPlainObject, type SendContext } from './response.js'
 import { describe } from '../describe.js'
@@ -20,25 +21,28 @@ export function toResponse (result: unknown, view: { name: string }): HttpRespon
  * (not the reply: a thenable Fastify would wait on), or a promise while a
  * body is still being produced.
  */
-export function sendResponse (reply: FastifyReply, response: HttpResponse, context: SendContext, debug: boolean): Sent {
+export function sendResponse (reply: FastifyReply, response: HttpResponse, context: SendContext, debug: boolean, request?: HttpRequest): Sent {
   let payload: unknown
   try {
     payload = response[kApply](reply, context)
   } catch (error) {
-    sendFailure(reply, error, debug)
+    sendFailure(reply, error, debug, request)
     return
   }
   if (payload instanceof Promise) {
-    return payload.then((ready) => { reply.send(ready); return flushStreamed(reply, ready) }, (error) => { sendFailure(reply, error, debug) })
+    return payload.then((ready) => { reply.send(ready); return flushStreamed(reply, ready) }, (error) => { sendFailure(reply, error, debug, request) })
   }
   reply.send(payload)
   return flushStreamed(reply, payload)
 }
 
 /** A response that could not be written (bad redirect name, missing file): a clean 500. */
-export function sendFailure (reply: FastifyReply, error: unknown, debug: boolean): void {
+export function sendFailure (reply: FastifyReply, error: unknown, debug: boolean, request?: HttpRequest): void {
   try {
-    reply.log.error({ err: error }, 'Response could not be sent')
+    // Say whose response it was: the view (when known) and the request.
+    const raw = reply.request.raw
+    const view = request?.resolverMatch?.viewName
+    reply.log.error({ err: error, view, method: raw.method, url: raw.url }, `The response${view === undefined ? '' : ` of view ${view}`} to ${raw.method ?? 'GET'} ${raw.url ?? '/'} could not be sent: ${messageOf(error)}`)
   } catch {}
   for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
   reply.code(500).header('content-type', PROBLEM_TYPE)

@@ -76,7 +76,7 @@ export class Dispatcher {
       return
     }
     if (result instanceof HttpResponse) {
-      sendResponse(reply, result, this.context, this.policy.debug)
+      sendResponse(reply, result, this.context, this.policy.debug, request)
     } else if (result !== null && typeof (result as Promise<unknown>)?.then === 'function') {
       (result as Promise<unknown>).then(
         (value) => { this.#finish(request, reply, value, view) },
@@ -151,15 +151,15 @@ export class Dispatcher {
   #runChain (request: HttpRequest, req: FastifyRequest, reply: FastifyReply): void {
     (req as Marked)[kExchange] = VIEW
     // The chain never rejects (every layer converts its errors).
-    ;(this.chain as Chain).run(request, (final) => { this.#deliver(req, reply, final) })
+    ;(this.chain as Chain).run(request, (final) => { this.#deliver(request, req, reply, final) })
   }
 
   // A view request's final response: sent, or handed to onSend when the user's
   // error handler made the response the chain worked on.
-  #deliver (req: FastifyRequest, reply: FastifyReply, final: HttpResponse): Sent {
+  #deliver (request: HttpRequest, req: FastifyRequest, reply: FastifyReply, final: HttpResponse): Sent {
     const exchange = (req as Marked)[kExchange]
     if (exchange !== VIEW && exchange != null) return exchange.deliver(final, this.context, this.policy.debug)
-    return sendResponse(reply, final, this.context, this.policy.debug)
+    return sendResponse(reply, final, this.context, this.policy.debug, request)
   }
 
   /** The innermost layer of the onion: the view, a routing error, or the plain route's handler. */
@@ -262,14 +262,14 @@ export class Dispatcher {
       this.#fail(request, reply, error)
       return
     }
-    sendResponse(reply, response, this.context, this.policy.debug)
+    sendResponse(reply, response, this.context, this.policy.debug, request)
   }
 
   // A view error with no middleware: the user's error handler (Fastify runs it:
   // see the view routes' errorHandler), or the policy's response.
   #fail (request: HttpRequest, reply: FastifyReply, error: unknown): void {
     if (this.policy.escalates(error)) reply.send(asError(error))
-    else this.policy.responseFor(request, error).then((response) => { sendResponse(reply, response, this.context, this.policy.debug) })
+    else this.policy.responseFor(request, error).then((response) => { sendResponse(reply, response, this.context, this.policy.debug, request) })
   }
 
   /** Calls a view, warning when its synchronous part held the event loop (debug only). */
