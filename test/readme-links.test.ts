@@ -53,3 +53,29 @@ t.test('Coming from Django: each example uses what its row names', async (t) => 
     for (const name of names) t.ok(new RegExp(`\\b${name}\\b`).test(source), `${files.join(', ')} uses ${name} (the row: ${ours})`)
   }
 })
+
+t.test('Options: the table lists every option of the types', async (t) => {
+  const { default: ts } = await import('typescript')
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const start = readme.indexOf('\n## Options')
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1))
+  // Each options interface, and the prefix its keys take in the table.
+  const sources: Array<[file: string, name: string, prefix: string]> = [
+    ['lib/options.ts', 'AsyncViewsOptions', ''],
+    ['lib/channels/routing.ts', 'WebsocketOptions', 'websocket.'],
+    ['lib/sync/bridge.ts', 'SyncOptions', 'sync.'],
+    ['lib/channels/layer.ts', 'LayerOptions', 'channelLayer.'],
+    ['lib/channels/redis-options.ts', 'RedisLayerOptions', 'channelLayer.']
+  ]
+  for (const [file, name, prefix] of sources) {
+    const source = ts.createSourceFile(file, readFileSync(join(root, file), 'utf8'), ts.ScriptTarget.Latest)
+    const declaration = source.statements.find((s): s is import('typescript').InterfaceDeclaration => ts.isInterfaceDeclaration(s) && s.name.text === name)
+    if (declaration === undefined) {
+      t.fail(`${file} declares ${name}`)
+      continue
+    }
+    const keys = declaration.members.flatMap((member) => member.name !== undefined && ts.isIdentifier(member.name) ? [member.name.text] : [])
+    t.ok(keys.length > 0, `${name} has options`)
+    for (const key of keys) t.ok(section.includes(`\`${prefix}${key}\``), `the Options table lists \`${prefix}${key}\` (${name} in ${file})`)
+  }
+})
