@@ -7,7 +7,9 @@
 //
 // and lets you change that with a middleware's process_exception() (here a
 // domain exception, PaymentRequired, becomes a 402) and with handler404 (the
-// body of every 404, unmatched URLs included).
+// body of every 404, unmatched URLs included). A middleware's process_view()
+// sees the view before it runs: here it refuses staff-only views to others,
+// raising PermissionDenied as a view would.
 //
 // Run: npx tsx examples/exceptions/server.ts
 //      curl -i http://127.0.0.1:3000/articles/1/                                 200
@@ -19,7 +21,7 @@
 //      curl -i -b subscriber=yes http://127.0.0.1:3000/articles/2/full/          200
 //      curl -i http://127.0.0.1:3000/crash/                                      500, nothing about the cause
 import Fastify from 'fastify'
-import asyncViews, { path, Http404, PermissionDenied, JsonResponse, type GetResponse, type HttpRequest, type HttpResponse } from 'fastify-async-views'
+import asyncViews, { path, Http404, PermissionDenied, JsonResponse, type GetResponse, type HttpRequest, type HttpResponse, type Middleware, type ProcessView } from 'fastify-async-views'
 
 interface Article { id: number, title: string, premium: boolean, price: number }
 
@@ -54,15 +56,35 @@ async function articleFull (request: HttpRequest, { id }: { id: number }): Promi
   return { ...article, body: 'The whole text.' }
 }
 
-async function staffReport (request: HttpRequest): Promise<{ articles: number }> {
-  if (request.headers.get('x-staff-token') !== 'letmein') throw new PermissionDenied('Staff only.')
-  return { articles: ARTICLES.size }
+// Views marked staff-only, checked by StaffOnlyMiddleware.processView.
+const staffOnlyViews = new WeakSet<object>()
+function staffOnly<V extends object> (view: V): V {
+  staffOnlyViews.add(view)
+  return view
 }
+
+const staffReport = staffOnly(async function staffReport (_request: HttpRequest): Promise<{ articles: number }> {
+  return { articles: ARTICLES.size }
+})
 
 async function crash (): Promise<never> {
   // Something a client must never read: it goes to the log, not into the response.
   throw new Error('could not connect to postgres://admin:hunter2@10.0.0.5/shop')
 }
+
+// StaffOnlyMiddleware: process_view runs after routing, before the view.
+// Raising there is answered as if the view had raised (a 403 here); returning
+// a response instead would skip the view. A function middleware carries its
+// hooks as properties.
+const staffOnlyMiddleware: Middleware = (getResponse) => Object.assign(
+  async (request: HttpRequest) => await getResponse(request),
+  {
+    processView: ((request, view) => {
+      if (staffOnlyViews.has(view) && request.headers.get('x-staff-token') !== 'letmein') throw new PermissionDenied('Staff only.')
+      return undefined // Not refused: the next processView, then the view.
+    }) satisfies ProcessView
+  }
+)
 
 // class PaymentRequiredMiddleware: process_exception maps the domain exception to a 402.
 class PaymentRequiredMiddleware {
@@ -97,7 +119,7 @@ export const urlpatterns = [
 const app = Fastify({ logger: true })
 await app.register(asyncViews, {
   urlpatterns,
-  middleware: [PaymentRequiredMiddleware],
+  middleware: [staffOnlyMiddleware, PaymentRequiredMiddleware],
   handler404: pageNotFound,
   debug: process.env.DEBUG === '1' // Django's DEBUG: stack traces in 500 bodies. Never in production.
 })

@@ -40,6 +40,8 @@ class Auth {
 const noop: Middleware = () => function () {}
 // @ts-expect-error a middleware returns a response
 const wrong: Middleware = () => (_request: HttpRequest) => 'text'
+// @ts-expect-error a factory must return the middleware instance
+const noInstance: Middleware = () => {}
 // @ts-expect-error a class whose instances have no `call` is not a middleware
 const notMiddleware: Middleware = class { constructor (readonly getResponse: GetResponse) {} }
 
@@ -70,4 +72,4 @@ path('ws/<int:room>/', Room.asHandler())
 // @ts-expect-error the route gives no `room`
 path('ws/<str:name>/', Room.asHandler())
 
-export { noop, wrong, notMiddleware, textHandler }
+export { noop, wrong, noInstance, notMiddleware, textHandler }

@@ -12,3 +12,10 @@ path('n/<int:id>/', async (_request, { id }) => id)
 
 // expect: Type 'string' is not assignable to type 'ViewResult'
 rePath('^text/$', async (_request: HttpRequest) => 'text')
+
+// A sync view, and a view returning a string on one branch only.
+// expect: Type 'string' is not assignable to type
+path('sync/', () => 'text')
+
+// expect: Type 'string' is not assignable to type 'ViewResult'
+path('branch/', async (_request: HttpRequest) => Math.random() > 0.5 ? 'text' : { ok: true })
