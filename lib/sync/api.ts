@@ -1,4 +1,6 @@
 import { isMainThread } from 'node:worker_threads'
+import { describe } from '../describe.js'
+import { ERR_ASYNC_TO_SYNC_ON_LOOP, ERR_INVALID_MODULE_REFERENCE, ERR_NOT_A_BRIDGE_WORKER } from '../errors.js'
 import type { HttpRequest } from '../http/request.js'
 import {
   HttpResponse, JsonResponse, HttpResponseRedirect, HttpResponsePermanentRedirect, HttpResponseNotModified, HttpResponseBadRequest,
@@ -36,7 +38,7 @@ function isCallOptions (value: unknown): value is CallOptions {
  */
 export function syncToAsync<F extends AnyFn = AnyFn> (moduleUrl: URL | string, exportName = 'default', options: SyncToAsyncOptions = {}): AsyncVersion<F> {
   const href = moduleHref(moduleUrl, 'syncToAsync()')
-  if (typeof exportName !== 'string' || exportName === '') throw new TypeError('syncToAsync(): exportName must be a non-empty string')
+  if (typeof exportName !== 'string' || exportName === '') throw new ERR_INVALID_MODULE_REFERENCE(`syncToAsync(): exportName must be a non-empty string (got ${describe(exportName)})`)
   const threadSensitive = options.threadSensitive ?? true
   const fn = async function (...args: unknown[]): Promise<unknown> {
     let signal: AbortSignal | undefined
@@ -56,10 +58,11 @@ export function asyncToSync<F extends AnyFn = AnyFn> (moduleUrl: URL | string, e
   const href = moduleHref(moduleUrl, 'asyncToSync()')
   const fn = function (...args: unknown[]): unknown {
     if (isMainThread) {
-      throw new Error(`You cannot use asyncToSync() on the main thread, where the event loop runs: it would block the loop the async ${exportName}() needs. Just await it directly.`)
+      throw new ERR_ASYNC_TO_SYNC_ON_LOOP(`You cannot use asyncToSync() on the main thread, where the event loop runs: it would block the loop the async ${exportName}() needs. Just await it directly.`)
     }
     if (!isBridgeWorker()) {
-      throw new Error('asyncToSync() works on the bridge\'s worker threads (code run by syncToAsync or syncView), not on other worker threads.')
+      // A worker of the user's own has no port to the bridge's main-thread side: nothing could run the async code.
+      throw new ERR_NOT_A_BRIDGE_WORKER('asyncToSync() works on the bridge\'s worker threads (code run by syncToAsync or syncView), not on other worker threads: there is no event loop of the bridge to run the async code. Await it in that worker instead.')
     }
     return callMainSync(href, exportName, args)
   }

@@ -2,6 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
+import { describe } from '../describe.js'
+import { ERR_NOT_CLONEABLE, ERR_SYNC_BRIDGE_CLOSED, ERR_SYNC_REQUEST_FINISHED, ERR_SYNC_WORKER_EXITED } from '../errors.js'
 import type { MessagePort } from 'node:worker_threads'
 import { Lane } from './lane.js'
 import { loadExport } from './modules.js'
@@ -131,7 +133,7 @@ class Bridge {
     channel.port.on('message', (message: ToMain) => { this.#onMessage(channel, message) })
     channel.port.on('close', () => {
       this.#channels.delete(channel)
-      for (const { reject } of channel.nested.values()) reject(new Error('The worker thread exited'))
+      for (const { reject } of channel.nested.values()) reject(new ERR_SYNC_WORKER_EXITED('The worker thread exited'))
     })
     channel.port.unref()
   }
@@ -160,7 +162,7 @@ class Bridge {
         try {
           v = pack(value)
         } catch (error) {
-          this.#post(channel, { t: 'result', id: message.id, ok: false, e: packError(new TypeError(`The result of ${message.n}() cannot be sent to the worker thread: ${(error as Error).message}`)) })
+          this.#post(channel, { t: 'result', id: message.id, ok: false, e: packError(new ERR_NOT_CLONEABLE(`The result of ${message.n}() cannot be sent to the worker thread: ${(error as Error).message}`)) })
           return
         }
         this.#post(channel, { t: 'result', id: message.id, ok: true, v })
@@ -172,7 +174,7 @@ class Bridge {
   async #callAsync (href: string, name: string, args: unknown[]): Promise<unknown> {
     if (href === REVERSE_HREF) {
       const live = this.liveRequests.get(Number(name))
-      if (live === undefined) throw new Error('request.reverse() called after the sync view returned')
+      if (live === undefined) throw new ERR_SYNC_REQUEST_FINISHED('request.reverse() called after the sync view returned')
       return live.reverse(args[0] as string, args[1])
     }
     const fn = await loadExport(href, name)
@@ -181,7 +183,7 @@ class Bridge {
 
   /** Terminates the workers; calls still queued reject. A later call starts fresh workers. */
   async close (): Promise<void> {
-    const closed = new Error('The sync bridge was closed')
+    const closed = new ERR_SYNC_BRIDGE_CLOSED('The sync bridge was closed')
     this.#sensitiveLane.clear(closed)
     this.#poolLane.clear(closed)
     const pools = [this.#sensitive, this.#pool].filter((p): p is Piscina => p !== undefined)
@@ -201,21 +203,15 @@ function transfer (bytes: PackedArgs): { transferList: ArrayBuffer[] } | undefin
   return undefined
 }
 
-function notCloneable (name: string, args: unknown[], cause: unknown): TypeError {
+function notCloneable (name: string, args: unknown[], cause: unknown): Error {
   for (let i = 0; i < args.length; i++) {
     try {
       pack(args[i])
     } catch (error) {
-      return new TypeError(`Argument ${i + 1} of ${name}() cannot be sent to a worker thread (${describe(args[i])}): ${(error as Error).message}`, { cause: error })
+      return new ERR_NOT_CLONEABLE(`Argument ${i + 1} of ${name}() cannot be sent to a worker thread (${describe(args[i])}): ${(error as Error).message}`, { cause: error })
     }
   }
-  return new TypeError(`The arguments of ${name}() cannot be sent to a worker thread: ${(cause as Error)?.message}`, { cause })
-}
-
-function describe (value: unknown): string {
-  if (typeof value === 'function') return `a function${value.name === '' ? '' : ` (${value.name})`}`
-  if (value !== null && typeof value === 'object') return `an object (${Object.getPrototypeOf(value)?.constructor?.name ?? 'null prototype'})`
-  return typeof value
+  return new ERR_NOT_CLONEABLE(`The arguments of ${name}() cannot be sent to a worker thread: ${(cause as Error)?.message}`, { cause })
 }
 
 export const bridge = new Bridge()

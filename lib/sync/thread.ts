@@ -1,5 +1,5 @@
 import { MessageChannel, isMainThread, parentPort, receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads'
-import { loadExportSync } from './modules.js'
+import { checkNotThenable, checkSync, loadExportSync } from './modules.js'
 import type { Registration, ToMain, ToWorker } from './protocol.js'
 import { pack, packError, unpack, unpackArgs, unpackError } from './serialize.js'
 
@@ -68,10 +68,9 @@ function runNested (task: Extract<ToWorker, { t: 'task' }>): void {
   let reply: ToMain
   try {
     const fn = loadExportSync(task.u, task.n)
+    checkSync(fn, task.n, 'syncToAsync()')
     const value = fn(...unpackArgs(task.a))
-    if (value !== null && typeof (value as { then?: unknown }).then === 'function') {
-      throw new TypeError(`${task.n}() returned a promise; a thread-sensitive call made from asyncToSync code must be synchronous`)
-    }
+    checkNotThenable(value, task.n, 'syncToAsync()')
     reply = { t: 'done', id: task.id, ok: true, v: pack(value) }
   } catch (error) {
     reply = { t: 'done', id: task.id, ok: false, e: packError(error) }
