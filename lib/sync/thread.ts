@@ -78,9 +78,20 @@ function runNested (task: Extract<ToWorker, { t: 'task' }>): void {
   bridge.postMessage(reply)
 }
 
+// Sync views that logged and have not returned yet.
+const logged = new Set<number>()
+
+/** A sync view returned: true when it logged, the main thread then waits for this 'end' to let the request go. */
+export function endView (token: number): boolean {
+  if (port === undefined || !logged.delete(token)) return false
+  port.postMessage({ t: 'end', token } satisfies ToMain)
+  return true
+}
+
 /** Forwards a log line to the main thread's logger (fire and forget). */
 export function logToMain (level: Extract<ToMain, { t: 'log' }>['level'], token: number, msg: string, obj: unknown): void {
   if (port === undefined) return
+  logged.add(token)
   let safe: unknown
   try {
     safe = obj === undefined ? undefined : unpack(pack(obj))

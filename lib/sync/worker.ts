@@ -5,7 +5,7 @@ import { ERR_NOT_CLONEABLE } from '../errors.js'
 import { checkNotThenable, checkSync, loadExport } from './modules.js'
 import type { Outcome, Task, TaskResult } from './protocol.js'
 import { isPrimitive, pack, packError, unpackArgs } from './serialize.js'
-import { registerBridgeWorker } from './thread.js'
+import { endView, registerBridgeWorker } from './thread.js'
 import { buildWorkerRequest, packViewResult } from './view-worker.js'
 
 registerBridgeWorker((workerData as { threadSensitive?: boolean } | undefined)?.threadSensitive === true)
@@ -31,6 +31,7 @@ export default async function run (task: Task): Promise<TaskResult> {
   } catch (error) {
     outcome = { ok: false, e: packError(error) }
   }
+  if (task.k !== undefined && endView(task.k)) outcome.l = true
   // A primitive result goes back as it is: no serialiser on either side.
   if (outcome.ok && isPrimitive(outcome.v)) return outcome as TaskResult
   let bytes: Uint8Array
