@@ -9,13 +9,19 @@
 //                 (fixed rate, bench/clients/rate-client.js) while two 200 ms
 //                 CPU-bound views are always in flight: through syncView
 //                 (pool workers) vs the same work inline in an async view
+//   db-*          req/s (wrk) of GET /db, one 10-row better-sqlite3 query,
+//                 through syncToAsync (thread-sensitive, pooled) or syncView,
+//                 as a ratio to the same query inline in an async view
+//   contexts      wall time of 40 concurrent requests each making one
+//                 thread-sensitive call that blocks its worker 50 ms,
+//                 maxThreads 8: per-request contexts spread them over 8 workers
 //
 // The measuring process (sync-bench.js, sync-server.js) is pinned to core 0
 // with its worker threads, like every server here; BENCH_SYNC_CORES=0,1 lets
 // it (and its workers) use both cores. Load generators run on core 1.
 // Env: BENCH_SYNC_THREADS (2 pool threads), BENCH_SYNC_INFLIGHT (64),
 // BENCH_SYNC_RATE (500 /json requests per s), BENCH_SYNC_CORES ('0').
-import { config, cpuWindow, envInteger, measuredClient, median, startClient } from './harness.js'
+import { config, cpuWindow, envInteger, measuredClient, median, startClient, startServer } from './harness.js'
 
 const IN_FLIGHT = envInteger('BENCH_SYNC_INFLIGHT', 64)
 // Pool threads of the bridge (and of the raw Piscina beside it); read by the child processes too.
@@ -113,7 +119,45 @@ async function rateLoad ({ url, pid, seconds }) {
   }
 }
 
-const syncServer = (variant) => ({ server: ['servers/sync-server.js', variant], serverOptions: { cores: CORES }, path: '/json' })
+const syncServer = (variant, path = '/json') => ({ server: ['servers/sync-server.js', variant], serverOptions: { cores: CORES }, path })
+
+const dbScenario = (variant, what) => ({
+  name: variant,
+  about: `GET /db, one 10-row better-sqlite3 query: ${what} vs the same query inline in an async view; req/s (wrk)`,
+  target: 0.7,
+  bare: syncServer('db-inline', '/db'),
+  plugin: syncServer(variant, '/db')
+})
+
+const CONCURRENT = 40
+const BLOCK_MS = 50
+const CONTEXT_THREADS = 8
+
+/** 40 concurrent requests, each one thread-sensitive call blocking 50 ms: wall ms per burst (median over the rounds). */
+async function contextsRun () {
+  const server = await startServer(['servers/sync-server.js', 'block8'], { cores: CORES })
+  try {
+    const url = `http://127.0.0.1:${server.port}/block`
+    const burst = async () => {
+      const started = performance.now()
+      const responses = await Promise.all(Array.from({ length: CONCURRENT }, async () => await fetch(url)))
+      for (const response of responses) {
+        if (response.status !== 200) throw new Error(`GET /block -> ${response.status}`)
+        await response.arrayBuffer()
+      }
+      return performance.now() - started
+    }
+    // The first bursts start the workers.
+    for (let i = 0; i < 3; i++) await burst()
+    const walls = []
+    for (let round = 0; round < Math.max(5, config.rounds); round++) walls.push(await burst())
+    return { name: 'contexts', kind: 'contexts', target: 1.3, wallMs: median(walls), walls }
+  } catch (error) {
+    return { name: 'contexts', kind: 'contexts', target: 1.3, error }
+  } finally {
+    await server.stop()
+  }
+}
 
 export const scenarios = [
   {
@@ -146,6 +190,16 @@ export const scenarios = [
     load: rateLoad,
     bare: syncServer('inline'),
     plugin: syncServer('syncview')
+  },
+  dbScenario('db-sensitive', 'await syncToAsync(posts)() (thread-sensitive)'),
+  dbScenario('db-pooled', 'await syncToAsync(posts, { threadSensitive: false })()'),
+  dbScenario('db-syncview', 'syncView(postsView)'),
+  {
+    name: 'contexts',
+    about: `${CONCURRENT} concurrent requests, each one thread-sensitive call blocking its worker ${BLOCK_MS} ms (Atomics.wait), maxThreads ${CONTEXT_THREADS}; ` +
+      `wall time of the burst vs the ideal ${CONCURRENT} x ${BLOCK_MS} / ${CONTEXT_THREADS} ms`,
+    target: 1.3,
+    run: contextsRun
   }
 ]
 
@@ -173,6 +227,13 @@ export function report (results) {
       lines.push(`| pool | calls/s, ${IN_FLIGHT} in flight | ${Math.round(s.pool.callsPerSecond)} | ${Math.round(s.piscina.callsPerSecond)} | raw Piscina, same threads | (info) ratio ${f2(s.pool.callsPerSecond / s.piscina.callsPerSecond)} |`)
       lines.push(`| pool | calls per CPU-s of the process | ${Math.round(s.pool.callsPerCpu)} | ${Math.round(s.piscina.callsPerCpu)} | raw Piscina, same threads | (info) ratio ${f2(s.pool.callsPerCpu / s.piscina.callsPerCpu)} |`)
       lines.push(`| pool | p99 ms per call, ${IN_FLIGHT} in flight | ${f2(s.pool.p99Us / 1000)} ms | ${f2(s.piscina.p99Us / 1000)} ms | raw Piscina, same threads | (info) |`)
+    } else if (r.kind === 'contexts') {
+      const ideal = CONCURRENT * BLOCK_MS / CONTEXT_THREADS
+      const ratio = r.wallMs / ideal
+      lines.push(`| contexts | wall ms, ${CONCURRENT} requests x ${BLOCK_MS} ms thread-sensitive, ${CONTEXT_THREADS} threads | ${Math.round(r.wallMs)} ms | ${ideal} ms | ideal ${CONCURRENT} x ${BLOCK_MS} / ${CONTEXT_THREADS} | <= ${r.target}x ${ratio <= r.target ? 'ok' : 'MISSED'} (${f2(ratio)}x) |`)
+    } else if (r.name.startsWith('db-')) {
+      lines.push(`| ${r.name} | req/s, GET /db (10-row query) | ${Math.round(r.plugin.rps)} | ${Math.round(r.bare.rps)} | the query inline in an async view | >= ${r.target} ${r.paired >= r.target ? 'ok' : 'MISSED'} (paired ${f2(r.paired)}) |`)
+      lines.push(`| ${r.name} | req per CPU-s of the server (its threads included) | ${Math.round(r.plugin.reqPerCpu)} | ${Math.round(r.bare.reqPerCpu)} | the query inline in an async view | (info) ratio ${f2(r.cpuRatio)} |`)
     } else {
       const loopP99 = (side) => median(r.rounds[side].map((s) => s.loopP99Ms))
       const verdict = r.plugin.p99Ms < r.target ? 'ok' : 'MISSED'
@@ -182,12 +243,14 @@ export function report (results) {
       lines.push(`| loop-latency | /cpu requests done per s | ${f1(median(r.rounds.plugin.map((s) => s.busyDone / s.seconds)))} | ${f1(median(r.rounds.bare.map((s) => s.busyDone / s.seconds)))} | same CPU work inline in an async view | (info) |`)
     }
   }
-  const noisy = results.filter((r) => !r.error && (r.sides ? Object.values(r.sides).some((s) => s.noisy > 0) : r.bare.noisy + r.plugin.noisy > 0))
+  const noisy = results.filter((r) => !r.error && r.kind !== 'contexts' && (r.sides ? Object.values(r.sides).some((s) => s.noisy > 0) : r.bare.noisy + r.plugin.noisy > 0))
   const warning = noisy.length === 0
     ? ''
     : `Warning: other processes used > ${config.maxForeign * 100}% of the measured core(s) in some rounds of ${noisy.map((r) => r.name).join(', ')} ` +
       'even after retries; those numbers are not reliable. Rerun on an idle machine.\n'
   const details = results.filter((r) => !r.error).map((r) => {
+    if (r.kind === 'contexts') return `- contexts (wall ms per burst): ${r.walls.map((w) => Math.round(w)).join(', ')}`
+    if (r.name.startsWith('db-')) return `- ${r.name} (req/s per round): via the bridge ${r.rounds.plugin.map((s) => Math.round(s.rps)).join(', ')}; inline ${r.rounds.bare.map((s) => Math.round(s.rps)).join(', ')}`
     if (r.sides) {
       const list = (side) => r.rounds[side].map((s) => `${f1(s.p50Us)}/${f1(s.usPerCall)}/${f1(s.p99Us)}us/${Math.round(s.callsPerSecond)}/${Math.round(s.foreign * 100)}%`).join(', ')
       return `- ${r.name} (median / mean / p99 per call / calls per s / share used by others): ` + Object.keys(r.sides).map((side) => `${LABELS[side]} ${list(side)}`).join('; ')

@@ -115,6 +115,22 @@ export const ERR_FOREIGN_CHANNEL = createError('FAV_FOREIGN_CHANNEL', TypeError)
 export const ERR_INVALID_WORKER = createError('FAV_INVALID_CHANNEL_WORKER', TypeError)
 export const ERR_WORKER_STOPPED = createError('FAV_CHANNEL_WORKER_STOPPED', Error)
 
+// The sync bridge
+export const ERR_INVALID_MODULE_REFERENCE = createError('FAV_INVALID_MODULE_REFERENCE', TypeError)
+/** A function passed where the bridge needs a module and an export name: functions cannot cross threads. */
+export const ERR_FUNCTION_ACROSS_THREADS = createError('FAV_FUNCTION_ACROSS_THREADS', TypeError)
+/** `syncToAsync` of an async function (asgiref raises TypeError too): await it directly. */
+export const ERR_SYNC_TO_ASYNC_OF_ASYNC = createError('FAV_SYNC_TO_ASYNC_OF_ASYNC', TypeError)
+export const ERR_NO_SUCH_EXPORT = createError('FAV_NO_SUCH_EXPORT', TypeError)
+export const ERR_NOT_CLONEABLE = createError('FAV_NOT_CLONEABLE', TypeError)
+export const ERR_ASYNC_TO_SYNC_ON_LOOP = createError('FAV_ASYNC_TO_SYNC_ON_EVENT_LOOP', Error)
+export const ERR_NOT_A_BRIDGE_WORKER = createError('FAV_NOT_A_BRIDGE_WORKER', Error)
+export const ERR_SYNC_BRIDGE_CLOSED = createError('FAV_SYNC_BRIDGE_CLOSED', Error)
+export const ERR_SYNC_WORKER_EXITED = createError('FAV_SYNC_WORKER_EXITED', Error)
+export const ERR_SYNC_REQUEST_FINISHED = createError('FAV_SYNC_REQUEST_FINISHED', Error)
+/** A bridge call dropped by its AbortSignal (`name` is 'AbortError', as the platform's). */
+export const ERR_SYNC_ABORTED = createError('FAV_SYNC_ABORTED', Error)
+
 // Test helpers
 export const ERR_COMMUNICATOR_STATE = createError('FAV_COMMUNICATOR_STATE', Error)
 export const ERR_TIMEOUT = createError('FAV_TIMEOUT', Error)

@@ -66,6 +66,7 @@ export type { TimingOptions, SecurityOptions } from './middleware/builtins.js'
 export { syncToAsync, asyncToSync, syncView, registerResponseClass } from './sync/api.js'
 export type { AsyncVersion, CallOptions, SyncToAsyncOptions, SyncViewOptions } from './sync/api.js'
 export { closeSyncBridge } from './sync/bridge.js'
+export { threadSensitiveContext } from './sync/context.js'
 export type { SyncOptions } from './sync/bridge.js'
 export { registerErrorClass } from './sync/serialize.js'
 

@@ -51,8 +51,9 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
   if (dispatcher.chain !== undefined) installMiddleware(app, dispatcher)
 
   if (options.sync !== undefined) bridge.configure(options.sync)
-  // The bridge is process-wide; closing the app terminates its threads (a later call starts new ones).
-  app.addHook('onClose', async () => { await bridge.close() })
+  // The bridge is process-wide: each app holds it, the last to close ends its threads.
+  const release = bridge.hold()
+  app.addHook('onClose', release)
 
   const layer = await createLayer(options.channelLayer)
   layer.log ??= app.log

@@ -8,6 +8,7 @@ import { kConsumerConnection, kSocketConnection, kSubscribe } from '../symbols.j
 import { sendFrame, textFrame, wsErrorCloseCode } from '../compat.js'
 import { Queue } from '../waiting.js'
 import { Scope } from './scope.js'
+import { SyncContext, contexts, runInContext } from '../sync/context.js'
 import { ERR_CLIENT_GONE, ERR_HANDSHAKE_STATE, ERR_INVALID_CLOSE_CODE, ERR_INVALID_FRAME, ERR_INVALID_SUBPROTOCOL, ERR_SEND_BEFORE_ACCEPT } from '../errors.js'
 
 /** How the handshake ends: upgraded, or refused with an HTTP status. */
@@ -71,6 +72,8 @@ export class Connection implements LocalReceiver, ConnectionControl {
   #phase: 'starting' | 'connect()' | 'disconnect()' | undefined = 'starting'
   #unsubscribe: (() => void) | undefined
   readonly #layer: ChannelLayer
+  /** The connection's thread-sensitive context, made once the app uses the bridge. */
+  #syncContext: SyncContext | undefined
 
   private constructor (handler: ConsumerHandler, request: FastifyRequest, urlRoute: Scope['urlRoute'], layer: ChannelLayer, onFinished: (() => void) | undefined) {
     const Consumer = handler.consumerClass
@@ -322,6 +325,12 @@ export class Connection implements LocalReceiver, ConnectionControl {
   // costs no promise, and one whose handler returns a promise costs one then()
   // (a delivery to a busy fan-out is on this path once per consumer).
   #run (first: Item): void {
+    // Everything the consumer does (handlers and what they await) is one thread-sensitive context.
+    if (contexts.on) runInContext(() => { this.#drain(first) }, this.#syncContext ??= new SyncContext())
+    else this.#drain(first)
+  }
+
+  #drain (first: Item): void {
     this.#draining = true
     let item: Item | undefined = first
     while (item !== undefined) {

@@ -11,6 +11,7 @@ import { buildChain, type Chain } from './chain.js'
 import { Exchange } from './exchange.js'
 import type { Middleware } from './types.js'
 import { ERR_NON_ERROR_THROWN } from '../errors.js'
+import { contexts, runInContext } from '../sync/context.js'
 
 export interface DispatcherOptions {
   policy: ErrorPolicy
@@ -62,6 +63,12 @@ export class Dispatcher {
    * user's error handler, by `reply.send(error)`), so Fastify waits on no promise.
    */
   serveView (req: FastifyRequest, reply: FastifyReply, match: RouteMatch): void {
+    // One thread-sensitive context per request, once the app uses the bridge (one boolean until then).
+    if (contexts.on) runInContext(() => { this.#serveView(req, reply, match) })
+    else this.#serveView(req, reply, match)
+  }
+
+  #serveView (req: FastifyRequest, reply: FastifyReply, match: RouteMatch): void {
     const request = new HttpRequest(req, reply, this.context, match)
     if (this.chain !== undefined) {
       this.#runChain(request, req, reply)
@@ -96,6 +103,11 @@ export class Dispatcher {
 
   /** Answers a request with the response for an error raised before any view ran (a 404, a bad Host). */
   serveError (req: FastifyRequest, reply: FastifyReply, makeError: (request: HttpRequest) => unknown): void {
+    if (contexts.on) runInContext(() => { this.#serveError(req, reply, makeError) })
+    else this.#serveError(req, reply, makeError)
+  }
+
+  #serveError (req: FastifyRequest, reply: FastifyReply, makeError: (request: HttpRequest) => unknown): void {
     const match = { pattern: undefined, error: undefined as unknown }
     const request = new HttpRequest(req, reply, this.context, match)
     match.error = makeError(request)
@@ -116,6 +128,11 @@ export class Dispatcher {
     const exchange = new Exchange(reply, done)
     ;(req as Marked)[kExchange] = exchange
     this.#enter(new HttpRequest(req, reply, this.context), exchange)
+  }
+
+  #enter (request: HttpRequest, exchange: Exchange): void {
+    if (contexts.on) runInContext(() => { this.#enterChain(request, exchange) })
+    else this.#enterChain(request, exchange)
   }
 
   /**
@@ -144,7 +161,7 @@ export class Dispatcher {
     this.#enter(new HttpRequest(req, reply, this.context), late)
   }
 
-  #enter (request: HttpRequest, exchange: Exchange): void {
+  #enterChain (request: HttpRequest, exchange: Exchange): void {
     (this.chain as Chain).run(request, (final) => { exchange.deliver(final, this.context, this.policy.debug) })
   }
 

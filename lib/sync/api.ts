@@ -1,4 +1,6 @@
 import { isMainThread } from 'node:worker_threads'
+import { describe } from '../describe.js'
+import { ERR_ASYNC_TO_SYNC_ON_LOOP, ERR_INVALID_MODULE_REFERENCE, ERR_NOT_A_BRIDGE_WORKER } from '../errors.js'
 import type { HttpRequest } from '../http/request.js'
 import {
   HttpResponse, JsonResponse, HttpResponseRedirect, HttpResponsePermanentRedirect, HttpResponseNotModified, HttpResponseBadRequest,
@@ -7,6 +9,7 @@ import {
 import { kDeferredLocation } from '../symbols.js'
 import type { ViewFunction, ViewResult } from '../http/view-types.js'
 import { bridge } from './bridge.js'
+import { enableContexts } from './context.js'
 import { moduleHref } from './modules.js'
 import type { PackedViewResult, RequestSnapshot } from './protocol.js'
 import { isBridgeWorker, callMainSync } from './thread.js'
@@ -36,8 +39,10 @@ function isCallOptions (value: unknown): value is CallOptions {
  */
 export function syncToAsync<F extends AnyFn = AnyFn> (moduleUrl: URL | string, exportName = 'default', options: SyncToAsyncOptions = {}): AsyncVersion<F> {
   const href = moduleHref(moduleUrl, 'syncToAsync()')
-  if (typeof exportName !== 'string' || exportName === '') throw new TypeError('syncToAsync(): exportName must be a non-empty string')
+  if (typeof exportName !== 'string' || exportName === '') throw new ERR_INVALID_MODULE_REFERENCE(`syncToAsync(): exportName must be a non-empty string (got ${describe(exportName)})`)
   const threadSensitive = options.threadSensitive ?? true
+  // From now on requests and connections open thread-sensitive contexts (see context.ts).
+  enableContexts()
   const fn = async function (...args: unknown[]): Promise<unknown> {
     let signal: AbortSignal | undefined
     if (args.length > 0 && isCallOptions(args[args.length - 1])) signal = (args.pop() as CallOptions).signal
@@ -56,10 +61,11 @@ export function asyncToSync<F extends AnyFn = AnyFn> (moduleUrl: URL | string, e
   const href = moduleHref(moduleUrl, 'asyncToSync()')
   const fn = function (...args: unknown[]): unknown {
     if (isMainThread) {
-      throw new Error(`You cannot use asyncToSync() on the main thread, where the event loop runs: it would block the loop the async ${exportName}() needs. Just await it directly.`)
+      throw new ERR_ASYNC_TO_SYNC_ON_LOOP(`You cannot use asyncToSync() on the main thread, where the event loop runs: it would block the loop the async ${exportName}() needs. Just await it directly.`)
     }
     if (!isBridgeWorker()) {
-      throw new Error('asyncToSync() works on the bridge\'s worker threads (code run by syncToAsync or syncView), not on other worker threads.')
+      // A worker of the user's own has no port to the bridge's main-thread side: nothing could run the async code.
+      throw new ERR_NOT_A_BRIDGE_WORKER('asyncToSync() works on the bridge\'s worker threads (code run by syncToAsync or syncView), not on other worker threads: there is no event loop of the bridge to run the async code. Await it in that worker instead.')
     }
     return callMainSync(href, exportName, args)
   }
@@ -81,19 +87,22 @@ let tokens = 0
 export function syncView<K = Record<string, unknown>> (moduleUrl: URL | string, exportName = 'default', options: SyncViewOptions = {}): ViewFunction<K> {
   const href = moduleHref(moduleUrl, 'syncView()')
   const threadSensitive = options.threadSensitive ?? false
+  enableContexts()
   const view = async function (request: HttpRequest, kwargs: K): Promise<ViewResult> {
     const token = ++tokens
     bridge.liveRequests.set(token, {
       reverse: (name, opts) => request.reverse(name, opts as Parameters<HttpRequest['reverse']>[1]),
       log: request.fastify.log as never
     })
+    let packed: unknown
     try {
-      const packed = await bridge.call(threadSensitive, href, exportName, [snapshot(request, token), kwargs], request.signal, true)
-      return unpackViewResult(packed as PackedViewResult)
-    } finally {
-      // Log lines travel on another port than the result: give late ones a moment to land.
-      setTimeout(() => bridge.liveRequests.delete(token), 1000).unref()
+      packed = await bridge.call(threadSensitive, href, exportName, [snapshot(request, token), kwargs], request.signal, token)
+    } catch (error) {
+      // Dropped by the signal (perhaps before it ran): the client is gone, so are its late log lines.
+      if (request.signal.aborted) bridge.liveRequests.delete(token)
+      throw error
     }
+    return unpackViewResult(packed as PackedViewResult)
   }
   Object.defineProperty(view, 'name', { value: exportName === 'default' ? 'syncView' : exportName })
   return view

@@ -1,3 +1,6 @@
+import { ERR_SYNC_ABORTED } from '../errors.js'
+import { Queue } from '../waiting.js'
+
 /**
  * A FIFO queue that lets at most `limit` calls run at once. Ours, not
  * piscina's, so that an aborted call still queued is dropped while one already
@@ -5,31 +8,40 @@
  * terminated, which would lose thread-sensitive state.
  */
 export class Lane {
-  limit: number
+  #limit: number
   #running = 0
-  readonly #queue: Array<Pending | undefined> = []
-  #head = 0
+  readonly #queue = new Queue<Pending>()
 
   constructor (limit: number) {
-    this.limit = limit
+    this.#limit = limit
   }
 
-  get size (): number {
-    return this.#queue.length - this.#head
+  get limit (): number {
+    return this.#limit
+  }
+
+  /** A larger limit starts queued calls at once; a smaller one lets running calls finish. */
+  set limit (limit: number) {
+    this.#limit = limit
+    this.#pump()
+  }
+
+  /** Calls running or waiting (dropped ones may still be counted until their turn). */
+  get load (): number {
+    return this.#running + this.#queue.size
   }
 
   run<T> (start: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     if (signal?.aborted === true) return Promise.reject(abortError(signal))
-    if (this.#running < this.limit && this.size === 0) {
+    if (this.#running < this.#limit && this.#queue.size === 0) {
       this.#running++
       return this.#detachable(start(), signal)
     }
     return new Promise<T>((resolve, reject) => {
-      const pending: Pending = { start: start as () => Promise<unknown>, resolve: resolve as (v: unknown) => void, reject, signal, onAbort: undefined }
+      const pending: Pending = { start: start as () => Promise<unknown>, resolve: resolve as (v: unknown) => void, reject, signal, onAbort: undefined, dropped: false }
       if (signal !== undefined) {
         pending.onAbort = () => {
-          const index = this.#queue.indexOf(pending, this.#head)
-          if (index !== -1) this.#queue[index] = undefined
+          pending.dropped = true
           reject(abortError(signal))
         }
         signal.addEventListener('abort', pending.onAbort, { once: true })
@@ -39,7 +51,10 @@ export class Lane {
   }
 
   #detachable<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    const settled = promise.finally(() => this.#next())
+    const settled = promise.finally(() => {
+      this.#running--
+      this.#pump()
+    })
     if (signal === undefined) return settled
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => reject(abortError(signal))
@@ -54,32 +69,24 @@ export class Lane {
     })
   }
 
-  #next (): void {
-    this.#running--
-    while (this.#running < this.limit && this.#head < this.#queue.length) {
-      const pending = this.#queue[this.#head]
-      this.#queue[this.#head++] = undefined
-      if (pending === undefined) continue
+  #pump (): void {
+    while (this.#running < this.#limit) {
+      const pending = this.#queue.shift()
+      if (pending === undefined) return
+      if (pending.dropped) continue
       if (pending.onAbort !== undefined) pending.signal?.removeEventListener('abort', pending.onAbort)
       this.#running++
       this.#detachable(pending.start(), pending.signal).then(pending.resolve, pending.reject)
-    }
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue.splice(0, this.#head)
-      this.#head = 0
     }
   }
 
   /** Rejects every queued call (on close). */
   clear (error: Error): void {
-    for (let i = this.#head; i < this.#queue.length; i++) {
-      const pending = this.#queue[i]
-      if (pending === undefined) continue
+    for (let pending = this.#queue.shift(); pending !== undefined; pending = this.#queue.shift()) {
+      if (pending.dropped) continue
       if (pending.onAbort !== undefined) pending.signal?.removeEventListener('abort', pending.onAbort)
       pending.reject(error)
     }
-    this.#queue.length = 0
-    this.#head = 0
   }
 }
 
@@ -89,12 +96,13 @@ interface Pending {
   reject: (error: unknown) => void
   signal: AbortSignal | undefined
   onAbort: (() => void) | undefined
+  dropped: boolean
 }
 
 function abortError (signal: AbortSignal): Error {
   const reason: unknown = signal.reason
   if (reason instanceof Error && reason.name === 'AbortError') return reason
-  const error = new Error('The sync call was aborted', { cause: reason })
+  const error = new ERR_SYNC_ABORTED('The sync call was aborted', { cause: reason })
   error.name = 'AbortError'
   return error
 }

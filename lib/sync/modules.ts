@@ -1,18 +1,29 @@
 import { createRequire } from 'node:module'
 import { isAbsolute } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { types } from 'node:util'
+import { describe } from '../describe.js'
+import { ERR_FUNCTION_ACROSS_THREADS, ERR_INVALID_MODULE_REFERENCE, ERR_NO_SUCH_EXPORT, ERR_SYNC_TO_ASYNC_OF_ASYNC } from '../errors.js'
 
 /** Normalises a module reference (URL, `file:` URL string or absolute path) to a file URL href. */
 export function moduleHref (moduleUrl: unknown, caller: string): string {
+  if (typeof moduleUrl === 'function') {
+    // The classic first try, syncToAsync(fn): a function cannot be sent to another thread, its module can.
+    const name = moduleUrl.name === '' ? 'yourFunction' : moduleUrl.name
+    throw new ERR_FUNCTION_ACROSS_THREADS(`${caller} got ${describe(moduleUrl)}: a function cannot cross to a worker thread (threads share no code or memory). ` +
+      `Export it from a module and pass the module and the export's name: ${caller.slice(0, -2)}(import.meta.url, '${name}') from the module that exports it, ` +
+      `or ${caller.slice(0, -2)}(new URL('./module.js', import.meta.url), '${name}') from another`)
+  }
   if (moduleUrl instanceof URL) {
-    if (moduleUrl.protocol !== 'file:') throw new TypeError(`${caller}: moduleUrl must be a file: URL (got ${moduleUrl.href})`)
+    if (moduleUrl.protocol !== 'file:') throw new ERR_INVALID_MODULE_REFERENCE(`${caller}: moduleUrl must be a file: URL (got ${moduleUrl.href})`)
     return moduleUrl.href
   }
   if (typeof moduleUrl === 'string') {
     if (moduleUrl.startsWith('file:')) return new URL(moduleUrl).href
     if (isAbsolute(moduleUrl)) return pathToFileURL(moduleUrl).href
   }
-  throw new TypeError(`${caller}: moduleUrl must be a URL, an absolute file: URL or an absolute path, e.g. new URL('./db.js', import.meta.url) (got ${JSON.stringify(moduleUrl)})`)
+  const got = typeof moduleUrl === 'string' ? JSON.stringify(moduleUrl) : describe(moduleUrl)
+  throw new ERR_INVALID_MODULE_REFERENCE(`${caller}: moduleUrl must be a URL, an absolute file: URL or an absolute path, e.g. new URL('./db.js', import.meta.url) (got ${got})`)
 }
 
 type Fn = (...args: unknown[]) => unknown
@@ -21,8 +32,22 @@ const loaded = new Map<string, Record<string, unknown>>()
 
 function pick (module: Record<string, unknown>, href: string, name: string): Fn {
   const fn = module[name]
-  if (typeof fn !== 'function') throw new TypeError(`${href} has no function export named '${name}'`)
+  if (typeof fn !== 'function') throw new ERR_NO_SUCH_EXPORT(`${href} has no function export named '${name}'`)
   return fn as Fn
+}
+
+/** Refuses an async export where sync code is expected (asgiref's TypeError): the bridge would only block a thread on it. */
+export function checkSync (fn: Fn, name: string, caller: string): void {
+  if (types.isAsyncFunction(fn)) {
+    throw new ERR_SYNC_TO_ASYNC_OF_ASYNC(`${caller} can only be applied to sync functions; ${name}() is async: await it directly on the event loop instead`)
+  }
+}
+
+/** The same rule for a sync function that returned a promise (a transpiled async function, a thenable). */
+export function checkNotThenable (value: unknown, name: string, caller: string): void {
+  if (value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function') {
+    throw new ERR_SYNC_TO_ASYNC_OF_ASYNC(`${caller}: ${name}() returned a promise; it must be a sync function (await async code directly on the event loop instead)`)
+  }
 }
 
 // piscina require()s the worker script; under tsx that makes this copy of the

@@ -18,6 +18,8 @@ export interface Task {
   a: PackedArgs
   /** syncView: the first argument is a request snapshot to rebuild. */
   view?: boolean
+  /** syncView: the request's token (its entry in liveRequests). */
+  k?: number
 }
 
 /** Worker -> main over the bridge port. */
@@ -26,6 +28,8 @@ export type ToMain =
   | { t: 'done', id: number, ok: true, v: Uint8Array }
   | { t: 'done', id: number, ok: false, e: PackedError }
   | { t: 'log', level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal', token: number, msg: string, obj: unknown }
+  /** A sync view that logged has returned: after its last log line, the request can go. */
+  | { t: 'end', token: number }
 
 /** Main -> worker over the bridge port. */
 export type ToWorker =
@@ -33,8 +37,8 @@ export type ToWorker =
   | { t: 'result', id: number, ok: false, e: PackedError }
   | { t: 'task', id: number, u: string, n: string, a: PackedArgs }
 
-/** A task's outcome, v8-serialised as a whole (so it can be transferred). */
-export type Outcome = { ok: true, v: unknown } | { ok: false, e: PackedError }
+/** A task's outcome, v8-serialised as a whole (so it can be transferred). `l`: a sync view that logged (an 'end' follows on the port). */
+export type Outcome = { ok: true, v: unknown, l?: true } | { ok: false, e: PackedError, l?: true }
 
 /** What a task returns: the serialised Outcome, or a primitive result as it is (cheaper to post). */
 export type TaskResult = Uint8Array | { ok: true, v: string | number | boolean | bigint | null | undefined }

@@ -1,5 +1,5 @@
 import { deserialize, serialize } from 'node:v8'
-import { AsyncViewsError, ChannelFull, ChannelLayerUnavailable, ImproperlyConfigured, NoReverseMatch } from '../errors.js'
+import { AsyncViewsError, errorClassOf } from '../errors.js'
 import {
   BadRequest, DisallowedHost, DisallowedRedirect, Http404, HttpException, MiddlewareNotUsed, PermissionDenied, SuspiciousOperation
 } from '../http/exceptions.js'
@@ -48,7 +48,8 @@ export interface PackedError {
 
 type ErrorClass = new (message?: string) => Error
 
-// The package's own classes come back as themselves (an Http404 from a worker is still a 404).
+// Django's exceptions and the user's classes come back as themselves, by name
+// (an Http404 from a worker is still a 404); the package's coded errors by code.
 const registry = new Map<string, ErrorClass>()
 
 /** Lets errors of `cls` cross threads as themselves (the package's classes are registered already). */
@@ -59,10 +60,6 @@ export function registerErrorClass (cls: ErrorClass, name = cls.name): void {
 for (const cls of [HttpException, Http404, PermissionDenied, BadRequest, SuspiciousOperation, DisallowedHost, DisallowedRedirect, MiddlewareNotUsed]) {
   registerErrorClass(cls as ErrorClass)
 }
-registerErrorClass(ImproperlyConfigured as ErrorClass)
-registerErrorClass(NoReverseMatch as ErrorClass)
-registerErrorClass(ChannelFull as ErrorClass)
-registerErrorClass(ChannelLayerUnavailable as unknown as ErrorClass)
 
 const OWN_SKIP = new Set(['name', 'message', 'stack', 'cause', 'code'])
 
@@ -119,9 +116,12 @@ function cloneable (value: unknown): { value: unknown } | undefined {
 
 /** Rebuilds a thrown error: the package's classes as themselves, others as Error keeping their name. */
 export function unpackError (packed: PackedError): Error {
+  const Coded = errorClassOf(packed.code)
   const Cls = registry.get(packed.name)
   let error: Error
-  if (Cls !== undefined) {
+  if (Coded !== undefined) {
+    error = new Coded(packed.message)
+  } else if (Cls !== undefined) {
     error = new Cls(packed.message)
   } else {
     error = new Error(packed.message)

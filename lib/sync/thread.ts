@@ -1,5 +1,5 @@
 import { MessageChannel, isMainThread, parentPort, receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads'
-import { loadExportSync } from './modules.js'
+import { checkNotThenable, checkSync, loadExportSync } from './modules.js'
 import type { Registration, ToMain, ToWorker } from './protocol.js'
 import { pack, packError, unpack, unpackArgs, unpackError } from './serialize.js'
 
@@ -68,10 +68,9 @@ function runNested (task: Extract<ToWorker, { t: 'task' }>): void {
   let reply: ToMain
   try {
     const fn = loadExportSync(task.u, task.n)
+    checkSync(fn, task.n, 'syncToAsync()')
     const value = fn(...unpackArgs(task.a))
-    if (value !== null && typeof (value as { then?: unknown }).then === 'function') {
-      throw new TypeError(`${task.n}() returned a promise; a thread-sensitive call made from asyncToSync code must be synchronous`)
-    }
+    checkNotThenable(value, task.n, 'syncToAsync()')
     reply = { t: 'done', id: task.id, ok: true, v: pack(value) }
   } catch (error) {
     reply = { t: 'done', id: task.id, ok: false, e: packError(error) }
@@ -79,9 +78,20 @@ function runNested (task: Extract<ToWorker, { t: 'task' }>): void {
   bridge.postMessage(reply)
 }
 
+// Sync views that logged and have not returned yet.
+const logged = new Set<number>()
+
+/** A sync view returned: true when it logged, the main thread then waits for this 'end' to let the request go. */
+export function endView (token: number): boolean {
+  if (port === undefined || !logged.delete(token)) return false
+  port.postMessage({ t: 'end', token } satisfies ToMain)
+  return true
+}
+
 /** Forwards a log line to the main thread's logger (fire and forget). */
 export function logToMain (level: Extract<ToMain, { t: 'log' }>['level'], token: number, msg: string, obj: unknown): void {
   if (port === undefined) return
+  logged.add(token)
   let safe: unknown
   try {
     safe = obj === undefined ? undefined : unpack(pack(obj))

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { HttpRequest, type MatchData } from '../http/request.js'
 import { HttpResponse, isPlainObject } from '../http/response.js'
 import { kDeferredLocation } from '../symbols.js'
+import { ERR_INVALID_VIEW_RESULT } from '../errors.js'
 import type { ReverseOptions } from '../urls/reverse.js'
 import { REVERSE_HREF, type PackedViewResult, type RequestSnapshot } from './protocol.js'
 import { callMainSync, logToMain } from './thread.js'
@@ -68,7 +69,7 @@ export function buildWorkerRequest (snapshot: RequestSnapshot): HttpRequest {
 /** A sync view's return value in a form that can cross threads. */
 export function packViewResult (result: unknown, viewName: string): PackedViewResult {
   if (result instanceof HttpResponse) {
-    if (result.streaming) throw new TypeError(`The sync view ${viewName} returned a ${result.constructor.name}: streaming responses cannot cross threads; return it from an async view`)
+    if (result.streaming) throw new ERR_INVALID_VIEW_RESULT(`The sync view ${viewName} returned a ${result.constructor.name}: streaming responses cannot cross threads; return it from an async view`)
     const deferred = (result as { [kDeferredLocation]?: { to: string, options: unknown } })[kDeferredLocation]
     const headers = [...result.headers]
     const cookies = result.cookies
@@ -76,5 +77,5 @@ export function packViewResult (result: unknown, viewName: string): PackedViewRe
     return { kind: 'response', cls: result.constructor.name, status: result.statusCode, headers, body: result.content, deferred }
   }
   if (Array.isArray(result) || isPlainObject(result)) return { kind: 'json', data: result }
-  throw new TypeError(`The sync view ${viewName} didn't return an HttpResponse object. It returned ${result === null ? 'null' : typeof result} instead.`)
+  throw new ERR_INVALID_VIEW_RESULT(`The sync view ${viewName} didn't return an HttpResponse object. It returned ${result === null ? 'null' : typeof result} instead.`)
 }
