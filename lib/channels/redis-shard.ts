@@ -12,7 +12,7 @@
 // came late although its answer came in time).
 import { performance } from 'node:perf_hooks'
 import { Redis, type RedisOptions } from 'ioredis'
-import { ChannelLayerUnavailable } from '../errors.js'
+import { ChannelLayerUnavailable, SentinelsUnreachable } from '../errors.js'
 import { DELIVER, GROUP_ADD, GROUP_DISCARD, GROUP_SEND, GROUP_TARGETS, SEND } from './redis-scripts.js'
 
 export type Scripted = Redis & {
@@ -63,7 +63,7 @@ export class Shard {
     const options = typeof target === 'string' ? { ...CLIENT_DEFAULTS, ...extra, url: target } : { ...CLIENT_DEFAULTS, ...extra, ...target }
     this.#options = options
     this.timeout = timeout
-    this.label = describeTarget(target)
+    this.label = describeTarget(target, options)
     this.client = this.#make() as Scripted
     this.client.defineCommand('favSend', { numberOfKeys: 1, lua: SEND })
     this.client.defineCommand('favGroupAdd', { numberOfKeys: 2, lua: GROUP_ADD })
@@ -93,11 +93,20 @@ export class Shard {
     if (status === 'ready') return
     // Not ready and already trying (connecting, reconnecting): say so now, never wait for later.
     if (status !== 'wait') throw this.unavailable(new Error(`connection is ${status}`))
+    // ioredis keeps asking the sentinels again and again, its connect() unsettled: their
+    // refusal, reported as an 'error', ends the wait (and the timeout, when none answers at all).
+    let onError: ((error: Error) => void) | undefined
+    const refused = new Promise<never>((_resolve, reject) => {
+      onError = (error) => { if (SENTINELS_DOWN.test(error.message)) reject(error) }
+      this.client.on('error', onError)
+    })
     try {
-      await this.within(this.client.connect())
+      await this.within(Promise.race([this.client.connect(), refused]))
       await this.calibrate()
     } catch (error) {
       throw this.unavailable(error)
+    } finally {
+      if (onError !== undefined) this.client.off('error', onError)
     }
     this.#calibration ??= setInterval(() => { if (this.client.status === 'ready') this.calibrate().catch(() => {}) }, CALIBRATE_EVERY_MS)
     this.#calibration.unref()
@@ -152,9 +161,15 @@ export class Shard {
 
   /** A clear error naming the server. */
   unavailable (error: unknown): ChannelLayerUnavailable {
-    if (error instanceof ChannelLayerUnavailable) return error
+    if (error instanceof SentinelsUnreachable) return error
     const cause = this.#lastError ?? error
-    return new ChannelLayerUnavailable(`Redis at ${this.label} is not available: ${(cause as Error)?.message ?? String(cause)}`, { cause })
+    const message = (cause as Error)?.message ?? String(cause)
+    // Over Sentinel, before any master was reached (or when none of them answers), the sentinels are what to name.
+    if (this.#options.sentinels != null && (SENTINELS_DOWN.test(message) || (!this.#readyOnce && this.client.status !== 'ready'))) {
+      return new SentinelsUnreachable(`Redis via ${this.label} is not available: ${message}`, { cause })
+    }
+    if (error instanceof ChannelLayerUnavailable) return error
+    return new ChannelLayerUnavailable(`Redis at ${this.label} is not available: ${message}`, { cause })
   }
 
   /** A connection of its own for a blocking command. */
@@ -163,7 +178,7 @@ export class Shard {
     this.#blocking.add(client)
     client.once('end', () => this.#blocking.delete(client))
     try {
-      await client.connect()
+      await this.within(client.connect())
     } catch (error) {
       // A connection that could not be made must not linger, retrying on its own.
       this.release(client)
@@ -187,7 +202,13 @@ export class Shard {
   }
 }
 
-function describeTarget (target: string | RedisOptions): string {
+const SENTINELS_DOWN = /sentinels are unreachable/i
+
+function describeTarget (target: string | RedisOptions, options: RedisOptions): string {
+  if (options.sentinels != null) {
+    const list = options.sentinels.map((sentinel) => `${sentinel.host ?? '127.0.0.1'}:${sentinel.port ?? 26379}`).join(', ')
+    return `sentinels ${list} (master '${options.name ?? 'mymaster'}')`
+  }
   if (typeof target === 'string') {
     try {
       const url = new URL(target)
