@@ -11,8 +11,9 @@
 // each reconnect and every minute (and at once when a script says a command
 // came late although its answer came in time).
 import { performance } from 'node:perf_hooks'
-import { Redis, type RedisOptions } from 'ioredis'
+import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { ChannelLayerUnavailable, SentinelsUnreachable } from '../errors.js'
+import { CLUSTER_PASSED } from './redis-options.js'
 import { DELIVER, GROUP_ADD, GROUP_DISCARD, GROUP_SEND, GROUP_TARGETS, SEND } from './redis-scripts.js'
 
 export type Scripted = Redis & {
@@ -38,17 +39,26 @@ const CLIENT_DEFAULTS: RedisOptions = {
 
 const CALIBRATE_EVERY_MS = 60_000
 
+/** A Redis Cluster as the layer's one "server": ioredis routes each command to its slot's node. */
+export interface ClusterTarget { cluster: ClusterNode[] }
+
 /** The error scripts answer with when a command reached Redis after its deadline. */
 export function isLate (error: unknown): boolean {
   return typeof (error as Error)?.message === 'string' && (error as Error).message.startsWith('FAV_LATE')
 }
 
-/** One Redis server: a command connection and blocking ones for readers. */
+/**
+ * One Redis server (or a whole Cluster): a command connection and blocking ones
+ * for readers. A Cluster client is typed as a Redis one: both have the same
+ * command methods; where they differ (scanning keys) `cluster` says which.
+ */
 export class Shard {
   readonly label: string
   readonly client: Scripted
   readonly timeout: number
+  readonly cluster: boolean
   readonly #options: RedisOptions & { url?: string }
+  readonly #nodes: ClusterNode[] | undefined
   readonly #blocking = new Set<Redis>()
   #lastError: Error | undefined
   #readyOnce = false
@@ -59,11 +69,14 @@ export class Shard {
   bzmpop: boolean | undefined
   onReconnect: (() => void) | undefined
 
-  constructor (target: string | RedisOptions, extra: RedisOptions, timeout: number) {
-    const options = typeof target === 'string' ? { ...CLIENT_DEFAULTS, ...extra, url: target } : { ...CLIENT_DEFAULTS, ...extra, ...target }
+  constructor (target: string | RedisOptions | ClusterTarget, extra: RedisOptions, timeout: number) {
+    const nodes = typeof target === 'object' && 'cluster' in target ? target.cluster : undefined
+    const options = typeof target === 'string' ? { ...CLIENT_DEFAULTS, ...extra, url: target } : { ...CLIENT_DEFAULTS, ...extra, ...(nodes === undefined ? target : {}) }
     this.#options = options
+    this.#nodes = nodes
+    this.cluster = nodes !== undefined
     this.timeout = timeout
-    this.label = describeTarget(target, options)
+    this.label = nodes === undefined ? describeTarget(target as string | RedisOptions, options) : `cluster ${nodes.map((node) => typeof node === 'object' ? `${node.host ?? '127.0.0.1'}:${node.port ?? 6379}` : String(node)).join(', ')}`
     this.client = this.#make() as Scripted
     this.client.defineCommand('favSend', { numberOfKeys: 1, lua: SEND })
     this.client.defineCommand('favGroupAdd', { numberOfKeys: 2, lua: GROUP_ADD })
@@ -83,9 +96,27 @@ export class Shard {
 
   #make (): Redis {
     const { url, ...options } = this.#options
-    const client = url === undefined ? new Redis(options) : new Redis(url, options)
+    const client = this.#nodes !== undefined ? makeCluster(this.#nodes, options) : url === undefined ? new Redis(options) : new Redis(url, options)
     client.on('error', (error: Error) => { this.#lastError = error })
+    if (this.#nodes !== undefined) client.on('node error', (error: Error) => { this.#lastError = error })
     return client
+  }
+
+  /** Resolves on the client's 'ready': a Cluster's connect() may never settle although it gets ready (TRAPS 47). */
+  async #ready (client: Redis): Promise<void> {
+    let onReady: (() => void) | undefined
+    const ready = new Promise<void>((resolve) => { onReady = resolve; client.once('ready', resolve) })
+    try {
+      await Promise.race([client.connect(), ready])
+      if (client.status !== 'ready') await ready
+    } finally {
+      if (onReady !== undefined) client.off('ready', onReady)
+    }
+  }
+
+  /** The servers to scan for keys: every master of a Cluster, or the one server. */
+  nodes (): Redis[] {
+    return this.#nodes !== undefined ? (this.client as unknown as Cluster).nodes('master') : [this.client]
   }
 
   async connect (): Promise<void> {
@@ -101,7 +132,7 @@ export class Shard {
       this.client.on('error', onError)
     })
     try {
-      await this.within(Promise.race([this.client.connect(), refused]))
+      await this.within(Promise.race([this.#ready(this.client), refused]))
       await this.calibrate()
     } catch (error) {
       throw this.unavailable(error)
@@ -178,7 +209,7 @@ export class Shard {
     this.#blocking.add(client)
     client.once('end', () => this.#blocking.delete(client))
     try {
-      await this.within(client.connect())
+      await this.within(this.#ready(client))
     } catch (error) {
       // A connection that could not be made must not linger, retrying on its own.
       this.release(client)
@@ -203,6 +234,25 @@ export class Shard {
 }
 
 const SENTINELS_DOWN = /sentinels are unreachable/i
+
+// ioredis' Cluster: the layer's guarantees (no offline queue, no resend) at the
+// top, the connection options for every node under redisOptions.
+function makeCluster (nodes: ClusterNode[], options: RedisOptions): Redis {
+  const clusterOptions: ClusterOptions = {}
+  const redisOptions: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(options)) {
+    if ((CLUSTER_PASSED as readonly string[]).includes(key)) (clusterOptions as Record<string, unknown>)[key] = value
+    else if (key !== 'lazyConnect' && key !== 'enableOfflineQueue' && key !== 'retryStrategy') redisOptions[key] = value
+  }
+  const cluster = new Cluster(nodes, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    clusterRetryStrategy: options.retryStrategy ?? undefined,
+    ...clusterOptions,
+    redisOptions
+  })
+  return cluster as unknown as Redis
+}
 
 function describeTarget (target: string | RedisOptions, options: RedisOptions): string {
   if (options.sentinels != null) {
