@@ -87,7 +87,8 @@ t.test('no sentinel answers: register and send fail promptly, naming the sentine
 t.test('a failover under a running app', async (t) => {
   const master = await ownRedis(t)
   if (master === undefined) return
-  const replica = await ownRedis(t, ['--replicaof', '127.0.0.1', String(master.port)])
+  // A replica writes the RDB it is sent: into the temporary directory, not the working one.
+  const replica = await ownRedis(t, ['--replicaof', '127.0.0.1', String(master.port), '--dir', configDir])
   if (replica === undefined) return
   const sentinels: OwnRedis[] = []
   for (let i = 0; i < 3; i++) {

@@ -27,15 +27,35 @@ function onMessage () {
   if (++complete === count) say({ event: 'delivered', at: Date.now(), received })
 }
 
+// A handshake refused under load (a full accept queue resets it) is tried
+// again after a pause, up to 5 times; the retries are reported.
+let retries = 0
+let opened = 0
+function open () {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false, localAddress })
+    ws.once('open', () => resolve(ws))
+    // A failed handshake may say so more than once.
+    ws.on('error', reject)
+  })
+}
+
 let next = 0
 async function opener () {
   while (next < count) {
     const i = next++
-    const ws = new WebSocket(url, { perMessageDeflate: false, localAddress })
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve)
-      ws.once('error', reject)
-    })
+    let ws
+    for (let attempt = 0; ws === undefined; attempt++) {
+      try {
+        ws = await open()
+      } catch (error) {
+        if (attempt === 5) throw new Error(`socket ${i} (${opened} open): ${error.message}`)
+        retries++
+        await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)))
+      }
+    }
+    opened++
+    ws.removeAllListeners('error')
     ws.on('message', onMessage)
     ws.on('error', () => {})
     ws.on('close', () => { if (!closing) errors++ })
@@ -43,8 +63,8 @@ async function opener () {
   }
 }
 const started = Date.now()
-await Promise.all(Array.from({ length: Math.min(200, count) }, opener))
-say({ event: 'connected', count, ms: Date.now() - started })
+await Promise.all(Array.from({ length: Math.min(64, count) }, opener))
+say({ event: 'connected', count, ms: Date.now() - started, retries })
 
 for await (const line of createInterface({ input: process.stdin })) {
   const { cmd } = JSON.parse(line)
