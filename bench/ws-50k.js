@@ -13,6 +13,7 @@
 // (heapUsed and RSS per connection = difference / count); then one socket
 // sends a frame, the server broadcasts it to all: time from the send to the
 // last delivery (every client's clock is this machine's), and how many were lost.
+import { spawnSync } from 'node:child_process'
 import { config, envInteger, startClient, startServer } from './harness.js'
 
 const COUNT = envInteger('BENCH_WS_MASS', 50000)
@@ -82,8 +83,16 @@ async function side (variant, log) {
   }
 }
 
+// `ulimit -n` cannot go past the hard limit without CAP_SYS_RESOURCE: say so before opening thousands of sockets.
+const HARD_LIMIT = Number(spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim()) || Infinity
+
 async function run (scenario, { log }) {
   try {
+    if (HARD_LIMIT < NOFILE) {
+      const room = HARD_LIMIT - 1024
+      throw new Error(`the hard limit on open files is ${HARD_LIMIT} and this process may not raise it (no CAP_SYS_RESOURCE): ` +
+        `one server process cannot hold ${COUNT} sockets here. Run as root with the capability, or with BENCH_WS_MASS=${room - room % 1000}`)
+    }
     const bare = await side('raw', log)
     const plugin = await side('plugin', log)
     return { name: scenario.name, target: TARGET, bare, plugin }
