@@ -6,10 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import WebSocket from 'ws'
-import { RedisChannelLayer } from 'fastify-async-views'
+import { RedisChannelLayer, ChannelLayerUnavailable, ImproperlyConfigured } from 'fastify-async-views'
 import { layerContract } from './layer-contract.ts'
 import { startExample, sleep } from './helpers.ts'
-import { cli, migrateSlot, ownCluster, type OwnRedis } from './fixtures/redis/own-redis.ts'
+import { cli, freePort, migrateSlot, ownCluster, type OwnRedis } from './fixtures/redis/own-redis.ts'
+import { timed } from './fault-helpers.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'fav-cluster-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -121,3 +122,29 @@ if (servers !== undefined) {
     t.equal(missing(), 0, 'every acknowledged message reached all six sockets')
   })
 }
+
+t.test('options: connection options go to every node, Cluster options pass, what cannot go with cluster is refused', async (t) => {
+  const cluster = [{ host: '127.0.0.1', port: 1 }]
+  const layer = new RedisChannelLayer({ cluster, password: 'p', username: 'u', tls: {}, natMap: {}, slotsRefreshTimeout: 500, maxRedirections: 4, retryDelayOnTryAgain: 50 })
+  t.ok(layer, 'accepted')
+  await layer.close()
+  for (const [options, message] of [
+    [{ cluster, sentinels: cluster, name: 'x' }, /'sentinels' cannot go with 'cluster'/],
+    [{ cluster, url: 'redis://127.0.0.1:1' }, /'url' cannot go with 'cluster'/],
+    [{ cluster, scaleReads: 'slave' }, /'scaleReads' would send/],
+    [{ cluster: [] }, /cluster must be a non-empty array/],
+    [{ slotsRefreshTimeout: 500 }, /unknown option 'slotsRefreshTimeout'/]
+  ] as const) t.throws(() => new RedisChannelLayer(options as never), { constructor: ImproperlyConfigured, message }, JSON.stringify(Object.keys(options)))
+})
+
+t.test('no node answers: connect and send fail within the command bound, naming the nodes', async (t) => {
+  const port = await freePort()
+  const layer = new RedisChannelLayer({ cluster: [{ host: '127.0.0.1', port }], commandTimeout: 1000 })
+  t.teardown(() => layer.close())
+  for (const [name, call] of [['connect', () => layer.connect()], ['send', () => layer.send('cluster.none', { type: 'x' })]] as const) {
+    const { ms, error } = await timed(call())
+    t.type(error, ChannelLayerUnavailable, `${name} rejects with ChannelLayerUnavailable (${String(error?.message)})`)
+    t.match(String(error?.message), `127.0.0.1:${port}`, `${name}: the message names the node`)
+    t.ok(ms < 2000, `${name} within the command bound (took ${ms} ms)`)
+  }
+})
