@@ -6,8 +6,8 @@
 //   socketio  2 socket.io processes with @socket.io/redis-adapter (ioredis),
 //             500 socket.io-client connections in room `room`; a sender socket
 //             on process 1 whose handler calls io.to('room').emit(...).
-//   fanout-4  the same with 4 app processes per side (ours4, socketio4): on a
-//             2-core VM two per core, so a ratio, not a scaling figure.
+//   fanout-4  the same with 4 app processes per side (ours4, socketio4), all on
+//             the server core: a ratio, not a scaling figure.
 //   memory    ours with the in-memory layer: 1 process, the same 500 clients (reference).
 //   commands  Redis commands per groupSend (INFO commandstats deltas) to a
 //             group of 10 members vs 500 members (members on both processes).
@@ -376,7 +376,7 @@ export const scenarios = [
   },
   {
     name: 'fanout-4',
-    about: `the same with 4 app processes per side (2 per core on this VM): ${settings.clients} clients split over 4, rounds alternate ours, socket.io`,
+    about: `the same with 4 app processes per side (on core 0 with Redis, as with 2: a ratio, not scaling): ${settings.clients} clients split over 4, rounds alternate ours, socket.io`,
     run: (scenario, { log }) => session(scenario.name, ['ours4', 'socketio4'], { log })
   },
   {
