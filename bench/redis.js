@@ -6,6 +6,8 @@
 //   socketio  2 socket.io processes with @socket.io/redis-adapter (ioredis),
 //             500 socket.io-client connections in room `room`; a sender socket
 //             on process 1 whose handler calls io.to('room').emit(...).
+//   fanout-4  the same with 4 app processes per side (ours4, socketio4), all on
+//             the server core: a ratio, not a scaling figure.
 //   memory    ours with the in-memory layer: 1 process, the same 500 clients (reference).
 //   commands  Redis commands per groupSend (INFO commandstats deltas) to a
 //             group of 10 members vs 500 members (members on both processes).
@@ -155,8 +157,14 @@ function startClients () {
 
 // ---------------------------------------------------------------- sides
 
+// A side's name and its number of app processes: ours, socketio (2), ours4, socketio4 (4).
+const processesOf = (name) => name.endsWith('4') ? 4 : 2
+const kindOf = (name) => name.replace(/4$/, '')
+
 /** Starts one side's servers and clients; resolves to { name, pids, usesRedis, clients, stop }. */
-async function startSide (name, redis, id) {
+async function startSide (sideName, redis, id) {
+  const name = kindOf(sideName)
+  const processes = processesOf(sideName)
   const servers = []
   const clients = startClients()
   const stop = async () => {
@@ -165,9 +173,9 @@ async function startSide (name, redis, id) {
   }
   try {
     if (name === 'ours') {
-      for (let i = 0; i < 2; i++) servers.push(await startServer(['servers/channels-server.js', 'redis', redis.url, `bench-${id}`]))
+      for (let i = 0; i < processes; i++) servers.push(await startServer(['servers/channels-server.js', 'redis', redis.url, `bench-${id}`]))
     } else if (name === 'socketio') {
-      for (let i = 0; i < 2; i++) servers.push(await startServer(['servers/socketio-server.js', redis.url, `bench-sio-${id}`]))
+      for (let i = 0; i < processes; i++) servers.push(await startServer(['servers/socketio-server.js', redis.url, `bench-sio-${id}`]))
     } else {
       servers.push(await startServer(['servers/channels-server.js', 'memory']))
     }
@@ -178,7 +186,7 @@ async function startSide (name, redis, id) {
       clients: settings.clients,
       small: name === 'memory' ? 0 : settings.smallPerServer
     })
-    return { name, pids: servers.map((s) => s.pid), usesRedis: name !== 'memory', clients, stop, members: connected.room, connectRetries: connected.connectRetries }
+    return { name: sideName, pids: servers.map((s) => s.pid), usesRedis: name !== 'memory', clients, stop, members: connected.room, connectRetries: connected.connectRetries }
   } catch (error) {
     await stop()
     throw error
@@ -285,6 +293,8 @@ async function commandsPerBroadcast (side, redis, group, tries = 7) {
 const LABELS = {
   ours: 'ours: RedisChannelLayer, 2 processes',
   socketio: 'socket.io + @socket.io/redis-adapter, 2 processes',
+  ours4: 'ours: RedisChannelLayer, 4 processes',
+  socketio4: 'socket.io + @socket.io/redis-adapter, 4 processes',
   memory: 'ours: InMemoryChannelLayer, 1 process (reference)'
 }
 
@@ -365,6 +375,11 @@ export const scenarios = [
     run: (scenario, { log }) => session(scenario.name, ['ours', 'socketio'], { log })
   },
   {
+    name: 'fanout-4',
+    about: `the same with 4 app processes per side (on core 0 with Redis, as with 2: a ratio, not scaling): ${settings.clients} clients split over 4, rounds alternate ours, socket.io`,
+    run: (scenario, { log }) => session(scenario.name, ['ours4', 'socketio4'], { log })
+  },
+  {
     name: 'memory',
     about: `ours with the in-memory layer, 1 process, the same ${settings.clients} clients and sender (reference)`,
     run: (scenario, { log }) => session(scenario.name, ['memory'], { log })
@@ -402,11 +417,12 @@ export function report (results) {
   for (const r of results) {
     for (const [side, samples] of Object.entries(r.rounds ?? {})) if (samples.length > 0) summary[side] = summarize(samples)
   }
-  const base = summary.socketio
+  // Each side against socket.io with as many processes.
+  const baseOf = (name) => summary[name === 'ours4' ? 'socketio4' : 'socketio']
   const f2 = (n) => Number.isFinite(n) ? n.toFixed(2) : '-'
   const ratio = (a, b) => b ? a / b : NaN
 
-  const sideNames = [...(byName.fanout ? ['ours', 'socketio'] : []), ...(byName.memory ? ['memory'] : [])]
+  const sideNames = [...(byName.fanout ? ['ours', 'socketio'] : []), ...(byName['fanout-4'] ? ['ours4', 'socketio4'] : []), ...(byName.memory ? ['memory'] : [])]
   const lines = []
   if (sideNames.length > 0) {
     lines.push(
@@ -419,16 +435,18 @@ export function report (results) {
         lines.push(`| ${LABELS[name]} | error | - | - | - | - | - | - | - | - | - | ERROR |`)
         continue
       }
-      const r1 = name === 'socketio' ? 1 : ratio(s.dps, base?.dps)
-      const r2 = name === 'socketio' ? 1 : ratio(s.perCpu, base?.perCpu)
+      const base = baseOf(name)
+      const isBase = name.startsWith('socketio')
+      const r1 = isBase ? 1 : ratio(s.dps, base?.dps)
+      const r2 = isBase ? 1 : ratio(s.perCpu, base?.perCpu)
       let verdict
-      if (name === 'ours') {
+      if (name === 'ours' || name === 'ours4') {
         const ok = r1 >= settings.target && r2 >= settings.target && s.lost === 0 && s.anomalies === 0
         verdict = `>= ${f2(settings.target)}x in both, 0 lost: ${ok ? 'ok' : 'MISSED'}`
       } else if (s.lost > 0 || s.anomalies > 0) {
         verdict = '0 lost: MISSED'
       } else {
-        verdict = name === 'socketio' ? 'baseline' : 'reference'
+        verdict = isBase ? 'baseline' : 'reference'
       }
       lines.push(`| ${LABELS[name]} | ${Math.round(s.dps)} | ${f2(s.p50)} ms | ${f2(s.p99)} ms | ${s.lost} of ${s.expected} | ${f2(s.serverCpu)} | ` +
         `${name === 'memory' ? '-' : f2(s.redisCpu)} | ${Math.round(s.perCpu)} | ${Math.round(s.perCpuWithRedis)} | ${f2(r1)} | ${f2(r2)} | ${verdict} |`)

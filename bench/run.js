@@ -7,6 +7,7 @@
 //   node bench/run.js sync            the sync/async bridge (sync.js)
 //   node bench/run.js redis           cross-process fan-out vs socket.io + redis-adapter (redis.js)
 //   node bench/run.js instructions    the HTTP scenarios in instructions/request under callgrind (not in the default run)
+//   node bench/run.js ws-50k          50,000 idle WebSockets in one process, then one fan-out to all (ws-50k.js; not in the default run)
 //
 // Env: BENCH_ROUNDS (5 rounds per side), BENCH_SECONDS (3 s measured),
 // BENCH_WARMUP (1 s before each measured window), BENCH_CONNECTIONS (50),
@@ -32,7 +33,9 @@ const SUITES = {
   sync: () => import('./sync.js'),
   redis: () => import('./redis.js'),
   // Not in the default run: valgrind takes minutes (`node bench/run.js instructions`).
-  instructions: () => import('./instructions.js')
+  instructions: () => import('./instructions.js'),
+  // Not in the default run: 50,000 sockets per side, minutes and GBs (`node bench/run.js ws-50k`).
+  'ws-50k': () => import('./ws-50k.js')
 }
 const DEFAULT_SUITES = ['http', 'ws', 'sync', 'redis']
 

@@ -62,6 +62,11 @@ export class ChannelLayerUnavailable extends AsyncViewsError {
   constructor (message: string, options?: ErrorOptions) { super('FAV_CHANNEL_LAYER_UNAVAILABLE', message, options) }
 }
 
+/** A Redis channel layer over Sentinel found no sentinel answering: the message names them. */
+export class SentinelsUnreachable extends ChannelLayerUnavailable {
+  override readonly code: string = 'FAV_SENTINELS_UNREACHABLE'
+}
+
 /** A middleware layer returned something that is not an HttpResponse (a 500, as in Django). */
 export class InvalidMiddlewareResult extends AsyncViewsError {
   constructor (message: string, options?: ErrorOptions) { super('FAV_INVALID_MIDDLEWARE_RESULT', message, options) }
@@ -72,6 +77,7 @@ for (const [code, Cls] of [
   ['FAV_NO_REVERSE_MATCH', NoReverseMatch],
   ['FAV_CHANNEL_FULL', ChannelFull],
   ['FAV_CHANNEL_LAYER_UNAVAILABLE', ChannelLayerUnavailable],
+  ['FAV_SENTINELS_UNREACHABLE', SentinelsUnreachable],
   ['FAV_INVALID_MIDDLEWARE_RESULT', InvalidMiddlewareResult]
 ] as const) byCode.set(code, Cls as unknown as CodedErrorClass)
 

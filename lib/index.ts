@@ -1,7 +1,7 @@
 export { asyncViews, asyncViews as default } from './plugin.js'
 export type { AsyncViewsOptions } from './plugin.js'
 
-export { AsyncViewsError, ImproperlyConfigured, NoReverseMatch, ChannelFull, ChannelLayerUnavailable, InvalidMiddlewareResult } from './errors.js'
+export { AsyncViewsError, ImproperlyConfigured, NoReverseMatch, ChannelFull, ChannelLayerUnavailable, SentinelsUnreachable, InvalidMiddlewareResult } from './errors.js'
 export type { CodedErrorClass } from './errors.js'
 
 export { include, URLPattern, URLResolver, Include } from './urls/patterns.js'

@@ -2,33 +2,18 @@
 // when the app closes. Destructive steps run on redis-servers of our own on
 // free ports (test/fixtures/redis/own-redis.ts); the shared :6379 is untouched.
 import t from 'tap'
-import Fastify from 'fastify'
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import asyncViews, { path, AsyncJsonWebsocketConsumer, RedisChannelLayer, ChannelLayerUnavailable, type LayerMessage } from 'fastify-async-views'
+import { RedisChannelLayer, ChannelLayerUnavailable, type LayerMessage } from 'fastify-async-views'
 import { WebsocketCommunicator } from 'fastify-async-views/testing'
 import { sleep } from './helpers.ts'
+import { roomApp, timed } from './fault-helpers.ts'
 import { clientCount, freePort, ownRedis } from './fixtures/redis/own-redis.ts'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/redis/close-app.mjs', import.meta.url))
 let run = 0
 const uniquePrefix = (): string => `test-faults-${process.pid}-${++run}`
-
-/** How long `promise` takes to settle, and how; gives up after `capMs` (then `error` says so). */
-async function timed<T> (promise: Promise<T>, capMs = 8000): Promise<{ ms: number, value?: T, error?: any }> {
-  const started = Date.now()
-  let timer: NodeJS.Timeout | undefined
-  const cap = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`still pending after ${capMs} ms`)), capMs) })
-  try {
-    const value = await Promise.race([promise, cap])
-    return { ms: Date.now() - started, value }
-  } catch (error) {
-    return { ms: Date.now() - started, error }
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 /** Runs the fixture; `lines` yields its JSON lines, `exited` its exit code and the time of exit. */
 function runFixture (args: string[], hold = false): { child: ReturnType<typeof spawn>, next: (timeoutMs?: number) => Promise<any>, exited: Promise<{ code: number | null, signal: string | null, at: number }>, output: () => string } {
@@ -101,27 +86,8 @@ t.test('a Redis restart under a running app', async (t) => {
   process.on('unhandledRejection', onUnhandled)
   t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
 
-  class Room extends AsyncJsonWebsocketConsumer {
-    override groups = ['room']
-    async roomMessage (event: LayerMessage): Promise<void> { await this.sendJson({ text: event.text }) }
-  }
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(asyncViews, {
-    channelLayer: { backend: 'redis', url, prefix: uniquePrefix() },
-    websocket: { urlpatterns: [path('ws/room/', Room.asHandler())] }
-  })
-  await app.ready()
+  const { app, alice, bob } = await roomApp(t, { backend: 'redis', url, prefix: uniquePrefix() })
   const layer = app.channelLayer
-  const alice = new WebsocketCommunicator(app, '/ws/room/')
-  const bob = new WebsocketCommunicator(app, '/ws/room/')
-  t.teardown(() => alice.disconnect())
-  t.teardown(() => bob.disconnect())
-  t.equal((await alice.connect()).connected, true, 'alice connects')
-  t.equal((await bob.connect()).connected, true, 'bob connects')
-  await layer.groupSend('room', { type: 'room.message', text: 'before' })
-  t.same(await alice.receiveJsonFrom(3000), { text: 'before' }, 'alice is in the group')
-  t.same(await bob.receiveJsonFrom(3000), { text: 'before' }, 'bob is in the group')
 
   // A receive on a normal channel, waiting across the whole outage.
   let waitingResult: LayerMessage | undefined

@@ -30,7 +30,9 @@ async function keysByServer (prefix: string): Promise<[string[], string[]]> {
 }
 
 /** Does `key` end with `name` as a whole (not a longer name ending the same way)? */
-function endsWithName (key: string, name: string): boolean {
+// A group's keys end in its name as a hash tag (`{name}`, for a Cluster's slots).
+function endsWithName (tagged: string, name: string): boolean {
+  const key = tagged.endsWith('}') ? tagged.slice(0, -1).replace(/\{(?=[^{]*$)/, '') : tagged
   return key.endsWith(name) && !/[a-zA-Z0-9\-_.!]/.test(key.charAt(key.length - name.length - 1))
 }
 

@@ -47,8 +47,6 @@ const VALID_CLOSE = (code: number): boolean =>
  */
 export class Connection implements LocalReceiver, ConnectionControl {
   readonly consumer: AsyncConsumer
-  readonly request: FastifyRequest
-  readonly log: FastifyBaseLogger
   state: 'connecting' | 'accepted' | 'open' | 'closed' = 'connecting'
   socket: WebSocket | undefined
   /** For the ping sweep: false once a ping is out and no pong came back. */
@@ -59,7 +57,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
   #decided = false
   #finished = false
   #finishWaiters: Array<() => void> | undefined
-  readonly #onFinished: (() => void) | undefined
+  readonly #onFinished: ((connection: Connection) => void) | undefined
   #accepted: { promise: Promise<void>, resolve: () => void, reject: (error: Error) => void } | undefined
   #pendingClose: { code: number, reason: string | undefined } | undefined
   #errorCode: number | undefined
@@ -75,7 +73,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
   /** The connection's thread-sensitive context, made once the app uses the bridge. */
   #syncContext: SyncContext | undefined
 
-  private constructor (handler: ConsumerHandler, request: FastifyRequest, urlRoute: Scope['urlRoute'], layer: ChannelLayer, onFinished: (() => void) | undefined) {
+  private constructor (handler: ConsumerHandler, request: FastifyRequest, urlRoute: Scope['urlRoute'], layer: ChannelLayer, onFinished: ((connection: Connection) => void) | undefined) {
     const Consumer = handler.consumerClass
     const consumer = new Consumer()
     Object.assign(consumer, handler.initkwargs)
@@ -83,8 +81,6 @@ export class Connection implements LocalReceiver, ConnectionControl {
     consumer.channelLayer = layer
     consumer[kConsumerConnection] = this
     this.consumer = consumer
-    this.request = request
-    this.log = request.log
     this.#layer = layer
     this.#onFinished = onFinished
     let settle!: (decision: Decision) => void
@@ -96,7 +92,12 @@ export class Connection implements LocalReceiver, ConnectionControl {
    * Creates the consumer and starts it: a channel, its groups, then `connect()`.
    * Returned at once, so the caller can follow the client from the first moment.
    */
-  static start (handler: ConsumerHandler, request: FastifyRequest, urlRoute: Scope['urlRoute'], layer: ChannelLayer, onFinished?: () => void): Connection {
+  /**
+   * `onFinished` gets the connection (one function for all of them: a closure
+   * made per connection in a hook would keep the hook's context, its `done`
+   * and Fastify's hook runner alive as long as the socket).
+   */
+  static start (handler: ConsumerHandler, request: FastifyRequest, urlRoute: Scope['urlRoute'], layer: ChannelLayer, onFinished?: (connection: Connection) => void): Connection {
     const connection = new Connection(handler, request, urlRoute, layer, onFinished)
     // Whatever comes meanwhile (a client gone, layer events) waits for connect().
     connection.#draining = true
@@ -118,6 +119,15 @@ export class Connection implements LocalReceiver, ConnectionControl {
       return
     }
     this.#run(CONNECT)
+  }
+
+  // Read through the scope: two fields fewer on every idle connection.
+  get request (): FastifyRequest {
+    return (this.consumer.scope as Scope).request
+  }
+
+  get log (): FastifyBaseLogger {
+    return this.request.log
   }
 
   /** True once disconnect() ran and the groups were left. */
@@ -481,7 +491,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
     const waiters = this.#finishWaiters
     this.#finishWaiters = undefined
     if (waiters !== undefined) for (const resolve of waiters) resolve()
-    this.#onFinished?.()
+    this.#onFinished?.(this)
   }
 }
 

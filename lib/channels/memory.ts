@@ -25,7 +25,9 @@ export class InMemoryChannelLayer implements ChannelLayer {
   log: LayerLogger | undefined
   readonly #mailboxes = new Map<string, Mailbox>()
   readonly #receivers = new Map<string, LocalReceiver>()
+  /** channel -> when its membership lapses, in ms since #epoch (a small integer, no heap number per member). */
   readonly #groups = new Map<string, Map<string, number>>()
+  readonly #epoch = Date.now()
   #closed = false
   readonly #sweeper: Sweeper
 
@@ -84,7 +86,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
       this.#tidy(channel, mailbox)
     }
     for (const [group, members] of this.#groups) {
-      for (const [channel, expires] of members) if (expires <= now) members.delete(channel)
+      for (const [channel, expires] of members) if (expires <= now - this.#epoch) members.delete(channel)
       if (members.size === 0) this.#groups.delete(group)
     }
     return this.#mailboxes.size > 0 || this.#groups.size > 0
@@ -129,7 +131,7 @@ export class InMemoryChannelLayer implements ChannelLayer {
       this.#groups.set(group, members)
     }
     // Re-adding renews the membership: its age restarts.
-    members.set(channel, Date.now() + this.groupExpiry * 1000)
+    members.set(channel, Math.ceil(Date.now() - this.#epoch + this.groupExpiry * 1000))
     this.#sweeper.start()
   }
 
@@ -152,8 +154,9 @@ export class InMemoryChannelLayer implements ChannelLayer {
     // One frozen message for the whole group, unless it holds Dates or bytes (never frozen): then one each.
     const shared = shareable(text) ? decodeMessage(text) : undefined
     const now = Date.now()
+    const age = now - this.#epoch
     for (const [channel, expires] of members) {
-      if (expires <= now) {
+      if (expires <= age) {
         members.delete(channel)
         continue
       }

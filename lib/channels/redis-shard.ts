@@ -11,8 +11,9 @@
 // each reconnect and every minute (and at once when a script says a command
 // came late although its answer came in time).
 import { performance } from 'node:perf_hooks'
-import { Redis, type RedisOptions } from 'ioredis'
-import { ChannelLayerUnavailable } from '../errors.js'
+import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis'
+import { ChannelLayerUnavailable, SentinelsUnreachable } from '../errors.js'
+import { CLUSTER_PASSED } from './redis-options.js'
 import { DELIVER, GROUP_ADD, GROUP_DISCARD, GROUP_SEND, GROUP_TARGETS, SEND } from './redis-scripts.js'
 
 export type Scripted = Redis & {
@@ -38,17 +39,26 @@ const CLIENT_DEFAULTS: RedisOptions = {
 
 const CALIBRATE_EVERY_MS = 60_000
 
+/** A Redis Cluster as the layer's one "server": ioredis routes each command to its slot's node. */
+export interface ClusterTarget { cluster: ClusterNode[] }
+
 /** The error scripts answer with when a command reached Redis after its deadline. */
 export function isLate (error: unknown): boolean {
   return typeof (error as Error)?.message === 'string' && (error as Error).message.startsWith('FAV_LATE')
 }
 
-/** One Redis server: a command connection and blocking ones for readers. */
+/**
+ * One Redis server (or a whole Cluster): a command connection and blocking ones
+ * for readers. A Cluster client is typed as a Redis one: both have the same
+ * command methods; where they differ (scanning keys) `cluster` says which.
+ */
 export class Shard {
   readonly label: string
   readonly client: Scripted
   readonly timeout: number
+  readonly cluster: boolean
   readonly #options: RedisOptions & { url?: string }
+  readonly #nodes: ClusterNode[] | undefined
   readonly #blocking = new Set<Redis>()
   #lastError: Error | undefined
   #readyOnce = false
@@ -59,11 +69,14 @@ export class Shard {
   bzmpop: boolean | undefined
   onReconnect: (() => void) | undefined
 
-  constructor (target: string | RedisOptions, extra: RedisOptions, timeout: number) {
-    const options = typeof target === 'string' ? { ...CLIENT_DEFAULTS, ...extra, url: target } : { ...CLIENT_DEFAULTS, ...extra, ...target }
+  constructor (target: string | RedisOptions | ClusterTarget, extra: RedisOptions, timeout: number) {
+    const nodes = typeof target === 'object' && 'cluster' in target ? target.cluster : undefined
+    const options = typeof target === 'string' ? { ...CLIENT_DEFAULTS, ...extra, url: target } : { ...CLIENT_DEFAULTS, ...extra, ...(nodes === undefined ? target : {}) }
     this.#options = options
+    this.#nodes = nodes
+    this.cluster = nodes !== undefined
     this.timeout = timeout
-    this.label = describeTarget(target)
+    this.label = nodes === undefined ? describeTarget(target as string | RedisOptions, options) : `cluster ${nodes.map((node) => typeof node === 'object' ? `${node.host ?? '127.0.0.1'}:${node.port ?? 6379}` : String(node)).join(', ')}`
     this.client = this.#make() as Scripted
     this.client.defineCommand('favSend', { numberOfKeys: 1, lua: SEND })
     this.client.defineCommand('favGroupAdd', { numberOfKeys: 2, lua: GROUP_ADD })
@@ -83,9 +96,27 @@ export class Shard {
 
   #make (): Redis {
     const { url, ...options } = this.#options
-    const client = url === undefined ? new Redis(options) : new Redis(url, options)
+    const client = this.#nodes !== undefined ? makeCluster(this.#nodes, options) : url === undefined ? new Redis(options) : new Redis(url, options)
     client.on('error', (error: Error) => { this.#lastError = error })
+    if (this.#nodes !== undefined) client.on('node error', (error: Error) => { this.#lastError = error })
     return client
+  }
+
+  /** Resolves on the client's 'ready': a Cluster's connect() may never settle although it gets ready (TRAPS 47). */
+  async #ready (client: Redis): Promise<void> {
+    let onReady: (() => void) | undefined
+    const ready = new Promise<void>((resolve) => { onReady = resolve; client.once('ready', resolve) })
+    try {
+      await Promise.race([client.connect(), ready])
+      if (client.status !== 'ready') await ready
+    } finally {
+      if (onReady !== undefined) client.off('ready', onReady)
+    }
+  }
+
+  /** The servers to scan for keys: every master of a Cluster, or the one server. */
+  nodes (): Redis[] {
+    return this.#nodes !== undefined ? (this.client as unknown as Cluster).nodes('master') : [this.client]
   }
 
   async connect (): Promise<void> {
@@ -93,11 +124,20 @@ export class Shard {
     if (status === 'ready') return
     // Not ready and already trying (connecting, reconnecting): say so now, never wait for later.
     if (status !== 'wait') throw this.unavailable(new Error(`connection is ${status}`))
+    // ioredis keeps asking the sentinels again and again, its connect() unsettled: their
+    // refusal, reported as an 'error', ends the wait (and the timeout, when none answers at all).
+    let onError: ((error: Error) => void) | undefined
+    const refused = new Promise<never>((_resolve, reject) => {
+      onError = (error) => { if (SENTINELS_DOWN.test(error.message)) reject(error) }
+      this.client.on('error', onError)
+    })
     try {
-      await this.within(this.client.connect())
+      await this.within(Promise.race([this.#ready(this.client), refused]))
       await this.calibrate()
     } catch (error) {
       throw this.unavailable(error)
+    } finally {
+      if (onError !== undefined) this.client.off('error', onError)
     }
     this.#calibration ??= setInterval(() => { if (this.client.status === 'ready') this.calibrate().catch(() => {}) }, CALIBRATE_EVERY_MS)
     this.#calibration.unref()
@@ -152,9 +192,15 @@ export class Shard {
 
   /** A clear error naming the server. */
   unavailable (error: unknown): ChannelLayerUnavailable {
-    if (error instanceof ChannelLayerUnavailable) return error
+    if (error instanceof SentinelsUnreachable) return error
     const cause = this.#lastError ?? error
-    return new ChannelLayerUnavailable(`Redis at ${this.label} is not available: ${(cause as Error)?.message ?? String(cause)}`, { cause })
+    const message = (cause as Error)?.message ?? String(cause)
+    // Over Sentinel, before any master was reached (or when none of them answers), the sentinels are what to name.
+    if (this.#options.sentinels != null && (SENTINELS_DOWN.test(message) || (!this.#readyOnce && this.client.status !== 'ready'))) {
+      return new SentinelsUnreachable(`Redis via ${this.label} is not available: ${message}`, { cause })
+    }
+    if (error instanceof ChannelLayerUnavailable) return error
+    return new ChannelLayerUnavailable(`Redis at ${this.label} is not available: ${message}`, { cause })
   }
 
   /** A connection of its own for a blocking command. */
@@ -163,7 +209,7 @@ export class Shard {
     this.#blocking.add(client)
     client.once('end', () => this.#blocking.delete(client))
     try {
-      await client.connect()
+      await this.within(this.#ready(client))
     } catch (error) {
       // A connection that could not be made must not linger, retrying on its own.
       this.release(client)
@@ -187,7 +233,32 @@ export class Shard {
   }
 }
 
-function describeTarget (target: string | RedisOptions): string {
+const SENTINELS_DOWN = /sentinels are unreachable/i
+
+// ioredis' Cluster: the layer's guarantees (no offline queue, no resend) at the
+// top, the connection options for every node under redisOptions.
+function makeCluster (nodes: ClusterNode[], options: RedisOptions): Redis {
+  const clusterOptions: ClusterOptions = {}
+  const redisOptions: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(options)) {
+    if ((CLUSTER_PASSED as readonly string[]).includes(key)) (clusterOptions as Record<string, unknown>)[key] = value
+    else if (key !== 'lazyConnect' && key !== 'enableOfflineQueue' && key !== 'retryStrategy') redisOptions[key] = value
+  }
+  const cluster = new Cluster(nodes, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    clusterRetryStrategy: options.retryStrategy ?? undefined,
+    ...clusterOptions,
+    redisOptions
+  })
+  return cluster as unknown as Redis
+}
+
+function describeTarget (target: string | RedisOptions, options: RedisOptions): string {
+  if (options.sentinels != null) {
+    const list = options.sentinels.map((sentinel) => `${sentinel.host ?? '127.0.0.1'}:${sentinel.port ?? 26379}`).join(', ')
+    return `sentinels ${list} (master '${options.name ?? 'mymaster'}')`
+  }
   if (typeof target === 'string') {
     try {
       const url = new URL(target)

@@ -70,7 +70,7 @@ export class RedisChannelLayer implements ChannelLayer {
 
   constructor (options: RedisLayerOptions = {}) {
     checkRedisOptions(options)
-    const { capacity, channelCapacity, expiry, groupExpiry, log, url, hosts, prefix, commandTimeout, ...ioredisOptions } = options
+    const { capacity, channelCapacity, expiry, groupExpiry, log, url, hosts, cluster, prefix, commandTimeout, ...ioredisOptions } = options
     const checked = checkLayerOptions('RedisChannelLayer', { capacity, channelCapacity, expiry, groupExpiry, log })
     this.commandTimeout = commandTimeout ?? 3000
     if (typeof this.commandTimeout !== 'number' || !Number.isFinite(this.commandTimeout) || !(this.commandTimeout > 0)) {
@@ -88,7 +88,7 @@ export class RedisChannelLayer implements ChannelLayer {
     if (url !== undefined && hosts !== undefined) throw new ERR_INVALID_LAYER_OPTION("Give 'url' or 'hosts', not both")
     const targets = hosts ?? [url ?? 'redis://127.0.0.1:6379']
     if (!Array.isArray(targets) || targets.length === 0) throw new ERR_INVALID_LAYER_OPTION('hosts must be a non-empty array')
-    this.#shards = targets.map((target) => new Shard(target, ioredisOptions, this.commandTimeout))
+    this.#shards = cluster !== undefined ? [new Shard({ cluster }, ioredisOptions, this.commandTimeout)] : targets.map((target) => new Shard(target, ioredisOptions, this.commandTimeout))
     for (const shard of this.#shards) shard.onReconnect = () => { this.#readd(shard) }
   }
 
@@ -115,12 +115,14 @@ export class RedisChannelLayer implements ChannelLayer {
     return `${this.prefix}:ch:${nonLocalName(channel)}`
   }
 
+  // A group's two keys share a hash tag (the group's name), so on a Cluster they
+  // are in one slot: the scripts that touch both run there (docs/scaling-out.md).
   #groupKey (group: string): string {
-    return `${this.prefix}:gr:${group}`
+    return `${this.prefix}:gr:{${group}}`
   }
 
   #groupHashKey (group: string): string {
-    return `${this.prefix}:gk:${group}`
+    return `${this.prefix}:gk:{${group}}`
   }
 
   // Unique and sortable: equal scores pop in this process's send order.
@@ -410,8 +412,8 @@ export class RedisChannelLayer implements ChannelLayer {
     const shard = this.#shard(group)
     const now = Date.now()
     let full: string[]
-    // One script on one server; with several servers, or capacities per channel, the members are fetched first.
-    if (this.#shards.length === 1 && !this.#patterns) {
+    // One script on one server; with several servers (or a Cluster's slots), or capacities per channel, the members are fetched first.
+    if (this.#shards.length === 1 && !this.#shards[0].cluster && !this.#patterns) {
       const lists = await this.#call(shard, async (deadline) => await shard.client.favGroupSend(
         this.#groupKey(group), this.#groupHashKey(group), now, this.groupExpiry * 1000, this.expiry * 1000, this.capacity, `${this.prefix}:ch:`, this.#order(), json, Math.ceil(this.expiry) + 1, deadline))
       full = lists.flatMap((list) => list.split(','))
@@ -421,20 +423,25 @@ export class RedisChannelLayer implements ChannelLayer {
     for (const channel of full) this.#warn({ group, channel }, `groupSend to ${group}: channel ${channel} is full, message dropped for it`)
   }
 
-  // The group's keys and members from its server, then one script per server holding those keys.
+  // The group's keys and members from its server, then one script per server
+  // holding those keys (on a Cluster, per key: a script's keys must share a slot).
   async #groupSendSharded (group: string, json: string, now: number): Promise<string[]> {
     const groupShard = this.#shard(group)
     const fields = await this.#call(groupShard, async () => await groupShard.client.favGroupTargets(this.#groupKey(group), this.#groupHashKey(group), now, this.groupExpiry * 1000))
+    const batches: Array<[Shard, Array<[string, string]>]> = []
     const byShard = new Map<Shard, Array<[string, string]>>()
     for (let i = 0; i < fields.length; i += 2) {
       const shard = this.#shard(fields[i])
-      const list = byShard.get(shard)
       const entry: [string, string] = [this.#channelKey(fields[i]), fields[i + 1]]
-      if (list === undefined) byShard.set(shard, [entry])
-      else list.push(entry)
+      const list = shard.cluster ? undefined : byShard.get(shard)
+      if (list !== undefined) list.push(entry)
+      else {
+        batches.push([shard, [entry]])
+        if (!shard.cluster) byShard.set(shard, batches[batches.length - 1][1])
+      }
     }
     const full: string[] = []
-    await Promise.all([...byShard].map(async ([shard, list]) => {
+    await Promise.all(batches.map(async ([shard, list]) => {
       const order = this.#order()
       const members = list.map(([, names]) => names)
       const capacities = members.map((names) => this.#capacityOf(names.slice(0, (names + ',').indexOf(','))))
@@ -465,12 +472,16 @@ export class RedisChannelLayer implements ChannelLayer {
     this.#open()
     this.#buffers.clear()
     for (const shard of this.#shards) {
-      let cursor = '0'
-      do {
-        const [next, keys] = await this.#call(shard, async () => await shard.client.scan(cursor, 'MATCH', `${this.prefix}:*`, 'COUNT', 500))
-        cursor = next
-        if (keys.length > 0) await this.#call(shard, async () => await shard.client.del(...keys))
-      } while (cursor !== '0')
+      await this.connect()
+      for (const node of shard.nodes()) {
+        let cursor = '0'
+        do {
+          const [next, keys] = await this.#call(shard, async () => await node.scan(cursor, 'MATCH', `${this.prefix}:*`, 'COUNT', 500))
+          cursor = next
+          // A Cluster refuses a DEL of keys in several slots: one each there.
+          if (keys.length > 0) await this.#call(shard, async () => shard.cluster ? await Promise.all(keys.map(async (key) => await shard.client.del(key))) : await shard.client.del(...keys))
+        } while (cursor !== '0')
+      }
     }
   }
 

@@ -9,6 +9,7 @@ import { Connection } from './connection.js'
 import type { ConsumerHandler } from './consumer.js'
 import { malformedHandshake } from './handshake.js'
 import type { ChannelLayer } from './layer.js'
+import type { Scope } from './scope.js'
 import { originChecker } from './origins.js'
 import { kCloseCode, kEarly, kSubprotocol, kUpgradeConnection, kUpgradeHeaders } from '../symbols.js'
 import { PROBLEM_TYPE, problemBody } from '../http/problems.js'
@@ -144,6 +145,12 @@ export function checkConsumerPatterns (patterns: readonly FlatPattern[]): void {
 }
 
 /** The Fastify route options for one group of WebSocket patterns. */
+// Most WebSocket URLs capture nothing: they share one (frozen) urlRoute instead of three objects per connection.
+const NO_ROUTE_ARGS = Object.freeze({ args: Object.freeze([]) as unknown as string[], kwargs: Object.freeze({}) })
+function urlRouteOf (args: string[], kwargs: Record<string, unknown>): Scope['urlRoute'] {
+  return args.length === 0 && Object.keys(kwargs).length === 0 ? NO_ROUTE_ARGS : { args, kwargs }
+}
+
 export function websocketRoute (group: RouteGroup, layer: () => ChannelLayer, runtime: WebsocketRuntime, allowedOrigins: string[] | undefined): Record<string, unknown> {
   const originAllowed = originChecker(allowedOrigins)
   const candidates = group.candidates
@@ -169,6 +176,8 @@ export function websocketRoute (group: RouteGroup, layer: () => ChannelLayer, ru
     done()
   }
 
+  const forget = (connection: Connection): void => { runtime.connections.delete(connection) }
+
   const connect: preHandlerHookHandler = function (req, reply, done) {
     if (!req.ws) {
       done()
@@ -189,7 +198,7 @@ export function websocketRoute (group: RouteGroup, layer: () => ChannelLayer, ru
     }
     const raw = req.raw as RawUpgrade
     // (Its end always comes later: the start awaits the layer first.)
-    const connection = Connection.start(found.handler, req, { args: found.args, kwargs: found.kwargs }, layer(), () => { runtime.connections.delete(connection) })
+    const connection = Connection.start(found.handler, req, urlRouteOf(found.args, found.kwargs), layer(), forget)
     runtime.connections.add(connection)
     // From now on, a client that goes away (during connect() too) still gets its disconnect().
     const socket = raw.socket as EarlySocket | null

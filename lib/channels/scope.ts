@@ -14,7 +14,7 @@ export class Scope<K = Record<string, unknown>> {
   readonly request: FastifyRequest
   /** Positional and keyword arguments from the URL pattern (type the kwargs with the consumer's type parameter). */
   readonly urlRoute: { args: string[], kwargs: K }
-  readonly #client: [string, number] | null
+  #client: [string, number] | null | undefined
   #headers: RequestHeaders | undefined
   #query: QueryDict | undefined
   #cookies: Record<string, string> | undefined
@@ -23,8 +23,9 @@ export class Scope<K = Record<string, unknown>> {
   constructor (request: FastifyRequest, urlRoute: { args: string[], kwargs: K }) {
     this.request = request
     this.urlRoute = urlRoute
-    const socket = request.raw.socket as { remoteAddress?: string, remotePort?: number } | null
-    this.#client = socket?.remoteAddress === undefined ? null : [socket.remoteAddress, socket.remotePort ?? 0]
+    // Read now so the socket caches its peer (it answers from that cache once closed);
+    // the pair is made when asked for (most consumers never do).
+    if ((request.raw.socket as { remoteAddress?: string } | null)?.remoteAddress === undefined) this.#client = null
   }
 
   /** The decoded path. */
@@ -64,6 +65,10 @@ export class Scope<K = Record<string, unknown>> {
 
   /** `[address, port]` of the client, as ASGI's scope['client']. */
   get client (): [string, number] | null {
+    if (this.#client === undefined) {
+      const socket = this.request.raw.socket as { remoteAddress?: string, remotePort?: number } | null
+      this.#client = socket?.remoteAddress === undefined ? null : [socket.remoteAddress, socket.remotePort ?? 0]
+    }
     return this.#client
   }
 
