@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, rmSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
-import asyncViews, { path, ImproperlyConfigured, HttpResponse, JsonResponse, UploadedFile, type AsyncViewsOptions, type HttpRequest, type Middleware } from 'fastify-async-views'
+import asyncViews, { path, syncView, closeSyncBridge, Http404, ImproperlyConfigured, HttpResponse, JsonResponse, UploadedFile, type AsyncViewsOptions, type HttpRequest, type Middleware } from 'fastify-async-views'
 import { importPeer } from '../dist/uploads/index.js'
 import { sleep } from './helpers.ts'
 
@@ -119,6 +119,45 @@ t.test('fields go to POST and files to FILES, spooled to tmpdir and deleted afte
   })
   t.equal(during.length, 3, 'three files on disk while the view ran (the empty input is skipped)')
   t.same(await leftIn(dir), [], 'nothing left after the response')
+})
+
+t.test('files are deleted after a view that throws, and after a 404 from the view', async (t) => {
+  const dir = spoolDir(t)
+  let seen = 0
+  const base = await serve(t, {
+    uploads: { tmpdir: dir },
+    urlpatterns: [
+      path('boom/', async (request: HttpRequest) => {
+        seen = request.FILES.size
+        throw new Error('boom')
+      }),
+      path('missing/', async () => { throw new Http404('no') })
+    ]
+  })
+  for (const [url, status] of [['/boom/', 500], ['/missing/', 404]] as const) {
+    const form = new FormData()
+    form.append('f', new Blob(['x']), 'f.txt')
+    const res = await fetch(`${base}${url}`, { method: 'POST', body: form })
+    t.equal(res.status, status, url)
+  }
+  t.equal(seen, 1)
+  t.same(await leftIn(dir), [])
+})
+
+t.test('a sync view on a worker thread gets the same POST and FILES', async (t) => {
+  t.teardown(closeSyncBridge)
+  const dir = spoolDir(t)
+  const base = await serve(t, {
+    uploads: { tmpdir: dir },
+    urlpatterns: [path('sync/', syncView(new URL('./fixtures/sync/uploads.mjs', import.meta.url), 'avatar'))]
+  })
+  const form = new FormData()
+  form.append('title', 'me')
+  form.append('f', new Blob(['old']), 'old.txt')
+  form.append('f', new Blob(['face'], { type: 'image/png' }), 'face.png')
+  const res = await fetch(`${base}/sync/`, { method: 'POST', body: form })
+  t.same(await res.json(), { isMainThread: false, title: 'me', name: 'face.png', size: 4, contentType: 'image/png', text: 'face', count: 2 })
+  t.same(await leftIn(dir), [])
 })
 
 t.test('middleware sees POST and FILES: multipart is parsed before it', async (t) => {

@@ -229,7 +229,9 @@ export class HttpRequest {
         // An AbortError, as fetch() and the bridge throw when given this signal.
         if (!res.writableEnded) controller.abort(new DOMException('Client disconnected', 'AbortError'))
       }
-      if (res.destroyed || this.fastify.raw.destroyed) abort()
+      // Node destroys a request once its body is read: only one destroyed unread says the client left.
+      const raw = this.fastify.raw
+      if (res.destroyed || (raw.destroyed && raw.complete === false)) abort()
       else res.once('close', abort)
     }
     return this.#controller.signal
