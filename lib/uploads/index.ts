@@ -2,7 +2,7 @@
 // adopted) in the app's context, its parser kept by the view routes, and each
 // multipart request of a view route spooled in preValidation (before the
 // middleware and the view), its files deleted when the response ends.
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, preValidationAsyncHookHandler, RouteOptions } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, preValidationHookHandler, RouteOptions } from 'fastify'
 import { contentTypeParserOf, type ContentTypeParserFn } from '../compat.js'
 import { describe } from '../describe.js'
 import { ImproperlyConfigured } from '../errors.js'
@@ -46,7 +46,7 @@ const markMultipart: ContentTypeParserFn = (req, _payload, done) => {
 }
 const multipartYes = (): boolean => true
 
-function addSpoolHook (route: RouteOptions, hook: preValidationAsyncHookHandler): void {
+function addSpoolHook (route: RouteOptions, hook: preValidationHookHandler): void {
   const mode = (route as { uploads?: unknown }).uploads
   if (mode !== undefined && mode !== 'stream') throw new ImproperlyConfigured(`Route option 'uploads' must be 'stream' (got ${describe(mode)})`)
   if (mode === 'stream' || (route as { websocket?: boolean }).websocket === true) return
@@ -54,16 +54,22 @@ function addSpoolHook (route: RouteOptions, hook: preValidationAsyncHookHandler)
   route.preValidation = [hook, ...(route.preValidation === undefined ? [] : [route.preValidation].flat())] as RouteOptions['preValidation']
 }
 
-function spoolHook (limits: UploadLimits): preValidationAsyncHookHandler {
-  return async function spoolUploads (req: FastifyRequest, reply: FastifyReply) {
-    if (!(req as MultipartRequest).isMultipart()) return
+function spoolHook (limits: UploadLimits): preValidationHookHandler {
+  // Callback style: a request that is not multipart goes on in the same tick.
+  return function spoolUploads (req: FastifyRequest, reply: FastifyReply, done: (error?: FastifyError) => void) {
+    if (!(req as MultipartRequest).isMultipart()) {
+      done()
+      return
+    }
     const spool = new Spool()
     // 'close' comes after the response, or when the client leaves before it.
     const res = reply.raw
     const clean = (): void => { spool.clean().catch(() => {}) }
     res.once('close', clean)
     if (res.closed) clean()
-    const form = await spoolForm(req as MultipartRequest, limits, spool)
-    ;(req as FastifyRequest & { [kUploads]?: unknown })[kUploads] = form
+    spoolForm(req as MultipartRequest, limits, spool).then((form) => {
+      (req as FastifyRequest & { [kUploads]?: unknown })[kUploads] = form
+      done()
+    }, done)
   }
 }
