@@ -12,7 +12,8 @@ import { sleep } from './helpers.ts'
 // login lands, a stand-in middleware makes `X-Test-User: <id>` a logged-in user.
 const standInUser: Middleware = (getResponse) => async (request) => {
   const id = request.headers.get('x-test-user')
-  request.user = id === undefined ? { isAuthenticated: false } : { id, username: `user${id}`, isAuthenticated: true }
+  // (Another test file types request.user for the whole program: set it untyped.)
+  ;(request as unknown as { user: unknown }).user = id === undefined ? { isAuthenticated: false } : { id, username: `user${id}`, isAuthenticated: true }
   return await getResponse(request)
 }
 
