@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import asyncViews, { path, syncView, closeSyncBridge, Http404, ImproperlyConfigured, HttpResponse, JsonResponse, UploadedFile, type AsyncViewsOptions, type HttpRequest, type Middleware } from 'fastify-async-views'
-import { importPeer } from '../dist/uploads/index.js'
+import { importPeer, markMultipart } from '../dist/uploads/index.js'
 import { sleep } from './helpers.ts'
 
 // Imported untyped: @fastify/multipart's `declare module 'fastify'` would change
@@ -458,4 +458,27 @@ t.test('uploaded files can be moved away by the view and are then not cleaned', 
   t.equal(await (await fetch(`${base}/up/`, { method: 'POST', body: form })).text(), 'kept')
   t.same(await leftIn(dir), [])
   t.ok(existsSync(join(keep, 'k.txt')))
+})
+
+t.test("the fallback parser (when Fastify's parser table moves) still lets parts() read the body", async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(multipart)
+  await app.register(async (inner) => {
+    inner.removeAllContentTypeParsers()
+    inner.addContentTypeParser('multipart/form-data', markMultipart)
+    inner.post('/x', async (req) => {
+      const names: string[] = []
+      for await (const part of (req as MultipartRequest).parts()) {
+        names.push(part.type === 'file' ? `${part.fieldname}:${(await part.toBuffer()).toString()}` : part.fieldname)
+      }
+      return { multipart: (req as MultipartRequest).isMultipart(), names }
+    })
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const form = new FormData()
+  form.append('a', '1')
+  form.append('f', new Blob(['x']), 'f.txt')
+  const res = await fetch(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}/x`, { method: 'POST', body: form })
+  t.same(await res.json(), { multipart: true, names: ['a', 'f:x'] })
 })

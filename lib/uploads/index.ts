@@ -39,8 +39,8 @@ export async function setupUploads (app: FastifyInstance, option: unknown): Prom
   }
 }
 
-// Without Fastify's parser table, the request answers isMultipart() itself.
-const markMultipart: ContentTypeParserFn = (req, _payload, done) => {
+/** @internal without Fastify's parser table, the request answers isMultipart() itself. */
+export const markMultipart: ContentTypeParserFn = (req, _payload, done) => {
   Object.defineProperty(req, 'isMultipart', { value: multipartYes, configurable: true, writable: true })
   done(null)
 }
