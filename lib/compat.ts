@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import * as ws from 'ws'
 
@@ -71,6 +71,24 @@ export function trustsForwardedProto (req: FastifyRequest, own: string): boolean
   } catch {
     return false
   }
+}
+
+/** A content-type parser as Fastify calls it (callback style, or returning a promise). */
+export type ContentTypeParserFn = (req: FastifyRequest, payload: unknown, done: (error: Error | null, body?: unknown) => void) => unknown
+
+/**
+ * The parser an instance has for one content type. Fastify has no getter, and
+ * the view routes reset their parsers (raw bytes for views), so a plugin's
+ * parser that marks requests (@fastify/multipart's) must be copied into them.
+ * Undefined when the shape is gone: the caller then falls back.
+ */
+export function contentTypeParserOf (instance: FastifyInstance, type: string): ContentTypeParserFn | undefined {
+  const symbol = Object.getOwnPropertySymbols(instance).find((s) => s.description === 'fastify.contentTypeParser')
+  const parsers = symbol === undefined ? undefined : (instance as unknown as Record<symbol, { customParsers?: unknown } | undefined>)[symbol]?.customParsers
+  const fn = parsers instanceof Map ? (parsers.get(type) as { fn?: unknown } | undefined)?.fn : undefined
+  if (typeof fn === 'function') return fn as ContentTypeParserFn
+  if (!(parsers instanceof Map)) lost("Fastify's content-type parser table (multipart requests of the view routes answer isMultipart() through an own property)")
+  return undefined
 }
 
 // --- ws -------------------------------------------------------------------

@@ -72,13 +72,27 @@ export class InvalidMiddlewareResult extends AsyncViewsError {
   constructor (message: string, options?: ErrorOptions) { super('FAV_INVALID_MIDDLEWARE_RESULT', message, options) }
 }
 
+/** An upload over one of the `uploads` limits: 413 before the view (Django's RequestDataTooBig, a 400 there). */
+export class RequestDataTooBig extends AsyncViewsError {
+  readonly statusCode = 413
+  constructor (message: string, options?: ErrorOptions) { super('FAV_REQUEST_DATA_TOO_BIG', message, options) }
+}
+
+/** A multipart body that cannot be parsed: 400 before the view (Django's MultiPartParserError). */
+export class MultiPartParserError extends AsyncViewsError {
+  readonly statusCode = 400
+  constructor (message: string, options?: ErrorOptions) { super('FAV_MULTIPART_PARSER_ERROR', message, options) }
+}
+
 for (const [code, Cls] of [
   ['FAV_IMPROPERLY_CONFIGURED', ImproperlyConfigured],
   ['FAV_NO_REVERSE_MATCH', NoReverseMatch],
   ['FAV_CHANNEL_FULL', ChannelFull],
   ['FAV_CHANNEL_LAYER_UNAVAILABLE', ChannelLayerUnavailable],
   ['FAV_SENTINELS_UNREACHABLE', SentinelsUnreachable],
-  ['FAV_INVALID_MIDDLEWARE_RESULT', InvalidMiddlewareResult]
+  ['FAV_INVALID_MIDDLEWARE_RESULT', InvalidMiddlewareResult],
+  ['FAV_REQUEST_DATA_TOO_BIG', RequestDataTooBig],
+  ['FAV_MULTIPART_PARSER_ERROR', MultiPartParserError]
 ] as const) byCode.set(code, Cls as unknown as CodedErrorClass)
 
 // URLs and views

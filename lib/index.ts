@@ -1,7 +1,7 @@
 export { asyncViews, asyncViews as default } from './plugin.js'
 export type { AsyncViewsOptions } from './plugin.js'
 
-export { AsyncViewsError, ImproperlyConfigured, NoReverseMatch, ChannelFull, ChannelLayerUnavailable, SentinelsUnreachable, InvalidMiddlewareResult } from './errors.js'
+export { AsyncViewsError, ImproperlyConfigured, NoReverseMatch, ChannelFull, ChannelLayerUnavailable, SentinelsUnreachable, InvalidMiddlewareResult, RequestDataTooBig, MultiPartParserError } from './errors.js'
 export type { CodedErrorClass } from './errors.js'
 
 export { include, URLPattern, URLResolver, Include } from './urls/patterns.js'
@@ -18,6 +18,8 @@ export { HttpRequest } from './http/request.js'
 export type { AsyncViewsTypes, RequestUser } from './http/request.js'
 export type { ResolverMatch } from './urls/resolver-match.js'
 export { QueryDict } from './http/querydict.js'
+export { UploadedFile, FileDict } from './http/files.js'
+export type { UploadsOptions } from './uploads/index.js'
 export { RequestHeaders, ResponseHeaders } from './http/headers.js'
 export type { HeaderValue } from './http/headers.js'
 export type { CookieOptions } from './http/cookies.js'

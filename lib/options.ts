@@ -11,6 +11,7 @@ import { messageOf } from './http/problems.js'
 import type { Middleware } from './middleware/types.js'
 import type { SyncOptions } from './sync/bridge.js'
 import type { URLConf } from './urls/patterns.js'
+import { uploadLimits, type UploadsOptions } from './uploads/index.js'
 
 /** Options of `app.register(asyncViews, options)`. */
 export interface AsyncViewsOptions {
@@ -36,9 +37,11 @@ export interface AsyncViewsOptions {
   sync?: SyncOptions
   /** Fastify's register option: prefixes every pattern (and what `reverse` returns). */
   prefix?: string
+  /** Multipart bodies into `request.POST` and `request.FILES` (needs `@fastify/multipart`). */
+  uploads?: UploadsOptions
 }
 
-const KNOWN = new Set(['urlpatterns', 'urlconf', 'middleware', 'appendSlash', 'debug', 'handler400', 'handler403', 'handler404', 'handler500', 'websocket', 'channelLayer', 'sync', 'prefix', 'logLevel', 'logSerializers'])
+const KNOWN = new Set(['urlpatterns', 'urlconf', 'middleware', 'appendSlash', 'debug', 'handler400', 'handler403', 'handler404', 'handler500', 'websocket', 'channelLayer', 'sync', 'prefix', 'uploads', 'logLevel', 'logSerializers'])
 
 export function checkOptions (options: AsyncViewsOptions): void {
   if (options === null || typeof options !== 'object') throw new ImproperlyConfigured('options must be an object')
@@ -71,6 +74,7 @@ export function checkOptions (options: AsyncViewsOptions): void {
   checkSyncOptions(options.sync)
   checkWebsocketOptions(options.websocket)
   checkLayerOption(options.channelLayer)
+  if (options.uploads !== undefined) uploadLimits(options.uploads)
 }
 
 export function isLayer (value: unknown): value is ChannelLayer {

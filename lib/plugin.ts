@@ -19,6 +19,7 @@ import type { ChannelLayer } from './channels/layer.js'
 import { WebsocketRuntime, checkConsumerPatterns, checkHttpPatterns, ensureWebsocketPlugin, websocketRoute } from './channels/routing.js'
 import { checkOptions, isLayer, type AsyncViewsOptions, type ChannelLayerConfig } from './options.js'
 import { addRoute, appendSlashRedirect, installNotFound, resolveUrl } from './view-routes.js'
+import { setupUploads } from './uploads/index.js'
 
 export type { AsyncViewsOptions, ChannelLayerConfig } from './options.js'
 
@@ -92,10 +93,12 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
     return dispatcher.policy.fastifyError(error, req, reply)
   }
 
+  const installUploads = options.uploads === undefined ? undefined : await setupUploads(app, options.uploads)
   await app.register(async function viewRoutes (inner) {
     // Views get the raw bytes whatever the content type (Django parses lazily).
     inner.removeAllContentTypeParsers()
     inner.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => { done(null, body) })
+    installUploads?.(inner)
     // Under our own prefix, 404s get a 404 context of ours (Fastify's default body), so the
     // app's hooks (APPEND_SLASH, handler404, middleware) run for them. Without a prefix of
     // our own, the user's context keeps its 404 handler untouched.

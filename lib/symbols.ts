@@ -10,6 +10,8 @@ export const kMatchData = Symbol('fastify-async-views.matchData')
 export const kExchange = Symbol('fastify-async-views.exchange')
 export const kReply = Symbol('fastify-async-views.reply')
 export const kRawBody = Symbol('fastify-async-views.rawBody')
+/** A multipart request's parsed form: fields for POST, spooled files for FILES. */
+export const kUploads = Symbol('fastify-async-views.uploads')
 
 // WebSocket consumers and channel layers
 /** A consumer's link to the connection that drives it. */

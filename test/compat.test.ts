@@ -4,7 +4,7 @@ import WebSocket, { WebSocketServer } from 'ws'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import asyncViews, { AsyncWebsocketConsumer, path } from 'fastify-async-views'
-import { compatProblems, isFastifyDefaultErrorHandler, parseExtensions, parseSubprotocols, routeConfig, sendFrame, textFrame, trustsForwardedProto, wsErrorCloseCode } from '../dist/compat.js'
+import { compatProblems, contentTypeParserOf, isFastifyDefaultErrorHandler, parseExtensions, parseSubprotocols, routeConfig, sendFrame, textFrame, trustsForwardedProto, wsErrorCloseCode } from '../dist/compat.js'
 
 // Each private shape lib/compat.ts relies on, checked on the installed
 // dependencies. A failure here after an upgrade means a fallback is in use:
@@ -27,6 +27,16 @@ t.test("a route's config is read through Fastify's route context", async (t) => 
   })
   await app.inject('/x')
   t.same(seen, ['mine'])
+  await app.close()
+})
+
+t.test("a content-type parser is read from Fastify's parser table", async (t) => {
+  const app = Fastify()
+  const mine = (_req: unknown, _payload: unknown, done: (error: Error | null, body?: unknown) => void): void => { done(null, 'mine') }
+  app.addContentTypeParser('application/x-mine', mine)
+  t.equal(contentTypeParserOf(app, 'application/x-mine'), mine)
+  t.equal(contentTypeParserOf(app, 'application/x-none'), undefined)
+  t.same(compatProblems(), [])
   await app.close()
 })
 

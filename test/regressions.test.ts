@@ -100,3 +100,17 @@ t.test('JsonResponse encodes when sent: unserialisable data is a clean 500; cont
   t.equal(response.headers.get('content-type'), 'application/json')
   t.throws(() => new JsonResponse(undefined, { safe: false }), TypeError)
 })
+
+t.test('request.signal is not aborted for a request whose body was read (Node destroys a read IncomingMessage)', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  // Any async hook after the body is read (uploads', a session plugin's) lets Node destroy the read request before the view.
+  app.addHook('preValidation', async () => {})
+  await app.register(asyncViews, {
+    urlpatterns: [path('s/', async (request) => ({ aborted: request.signal.aborted, body: request.body.toString() }))]
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const res = await fetch(`http://127.0.0.1:${port}/s/`, { method: 'POST', body: 'abc' })
+  t.same(await res.json(), { aborted: false, body: 'abc' })
+})

@@ -8,7 +8,8 @@ import { parseCookies } from './cookies.js'
 import { BadRequest } from './exceptions.js'
 import { disallowedHost, isValidHost } from './host.js'
 import { iriToUri, urljoin, urlsplit } from '../urls/iri.js'
-import { kMatchData, kRawBody, kReply } from '../symbols.js'
+import { kMatchData, kRawBody, kReply, kUploads } from '../symbols.js'
+import { FileDict, type ParsedForm } from './files.js'
 import { trustsForwardedProto } from '../compat.js'
 
 /** What the plugin knows about the app when it builds a request. */
@@ -106,12 +107,15 @@ export class HttpRequest {
     return this.#GET
   }
 
-  /** Form fields of an `application/x-www-form-urlencoded` body (empty otherwise). */
+  /** Form fields of an `application/x-www-form-urlencoded` or (with `uploads`) `multipart/form-data` body. */
   get POST (): QueryDict {
     if (this.#POST === undefined) {
       const type = this.fastify.headers['content-type']
       const parsed: unknown = this.fastify.body
-      if (type === undefined || !type.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+      const form = (this.fastify as { [kUploads]?: ParsedForm })[kUploads]
+      if (form !== undefined) {
+        this.#POST = new QueryDict(form.fields)
+      } else if (type === undefined || !type.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
         this.#POST = new QueryDict()
       } else if (charsetOf(type) !== undefined && (Buffer.isBuffer(parsed) || (this.fastify as { [kRawBody]?: Buffer })[kRawBody] !== undefined)) {
         // The bytes are at hand: decode them in the form's own charset.
@@ -128,6 +132,11 @@ export class HttpRequest {
       }
     }
     return this.#POST
+  }
+
+  /** Uploaded files of a `multipart/form-data` body (the `uploads` option); empty otherwise. */
+  get FILES (): FileDict {
+    return (this.fastify as { [kUploads]?: ParsedForm })[kUploads]?.files ?? NO_FILES
   }
 
   /** The raw body bytes, whatever the content type (empty when there is none). */
@@ -220,7 +229,9 @@ export class HttpRequest {
         // An AbortError, as fetch() and the bridge throw when given this signal.
         if (!res.writableEnded) controller.abort(new DOMException('Client disconnected', 'AbortError'))
       }
-      if (res.destroyed || this.fastify.raw.destroyed) abort()
+      // Node destroys a request once its body is read: only one destroyed unread says the client left.
+      const raw = this.fastify.raw
+      if (res.destroyed || (raw.destroyed && raw.complete === false)) abort()
       else res.once('close', abort)
     }
     return this.#controller.signal
@@ -363,6 +374,7 @@ function decodeForm (body: Buffer, charset: string): Array<[string, string]> {
 }
 
 const EMPTY = Buffer.alloc(0)
+const NO_FILES = new FileDict()
 
 /** The path part of a request URL, percent-decoded (left as sent when malformed). */
 export function decodedPath (url: string): string {

@@ -6,7 +6,8 @@ import {
   HttpResponse, JsonResponse, HttpResponseRedirect, HttpResponsePermanentRedirect, HttpResponseNotModified, HttpResponseBadRequest,
   HttpResponseForbidden, HttpResponseNotFound, HttpResponseGone, HttpResponseServerError, HttpResponseNotAllowed
 } from '../http/response.js'
-import { kDeferredLocation } from '../symbols.js'
+import { kDeferredLocation, kUploads } from '../symbols.js'
+import type { ParsedForm } from '../http/files.js'
 import type { ViewFunction, ViewResult } from '../http/view-types.js'
 import { bridge } from './bridge.js'
 import { enableContexts } from './context.js'
@@ -126,7 +127,11 @@ function snapshot (request: HttpRequest, token: number): RequestSnapshot {
     }
   }
   const headers: RequestSnapshot['headers'] = { ...req.raw.headers }
+  const form = (req as { [kUploads]?: ParsedForm })[kUploads]
   return {
+    form: form === undefined
+      ? undefined
+      : { fields: form.fields, files: [...form.files.lists()].flatMap(([field, files]) => files.map((f): [string, string, number, string, string] => [field, f.name, f.size, f.contentType, f.path])) },
     token,
     method: request.method,
     url: req.raw.url ?? '/',

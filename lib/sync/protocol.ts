@@ -69,6 +69,8 @@ export interface RequestSnapshot {
   } | null
   /** Attributes middleware set (`user` and any other cloneable ones). */
   attributes: Record<string, unknown>
+  /** A spooled multipart form (`uploads`): its fields, and its files as [field, name, size, contentType, path]. */
+  form?: { fields: Array<[string, string]>, files: Array<[string, string, number, string, string]> }
 }
 
 /** A sync view's answer as it crosses back. */

@@ -2,8 +2,9 @@ import { EventEmitter } from 'node:events'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { HttpRequest, type MatchData } from '../http/request.js'
 import { HttpResponse, isPlainObject } from '../http/response.js'
-import { kDeferredLocation } from '../symbols.js'
+import { kDeferredLocation, kUploads } from '../symbols.js'
 import { ERR_INVALID_VIEW_RESULT } from '../errors.js'
+import { FileDict, UploadedFile } from '../http/files.js'
 import type { ReverseOptions } from '../urls/reverse.js'
 import { REVERSE_HREF, type PackedViewResult, type RequestSnapshot } from './protocol.js'
 import { callMainSync, logToMain } from './thread.js'
@@ -43,7 +44,11 @@ export function buildWorkerRequest (snapshot: RequestSnapshot): HttpRequest {
     params: {},
     is404: false,
     log: workerLogger(snapshot.token),
-    ...snapshot.attributes
+    ...snapshot.attributes,
+    // The files stay where the main thread spooled them (and deletes them).
+    [kUploads]: snapshot.form === undefined
+      ? undefined
+      : { fields: snapshot.form.fields, files: new FileDict(snapshot.form.files.map(([field, name, size, type, path]) => [field, new UploadedFile(name, size, type, path)])) }
   }
   const replyRaw = Object.assign(new EventEmitter(), { writableEnded: false, destroyed: false })
   const context = {

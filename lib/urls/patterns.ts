@@ -10,6 +10,8 @@ export interface PathOptions extends RouteShorthandOptions {
   kwargs?: Record<string, unknown>
   /** HTTP methods the Fastify route accepts; every common method by default (the view decides). */
   method?: HTTPMethods | HTTPMethods[]
+  /** With the `uploads` option: `'stream'` leaves the multipart body to the view (`request.fastify.parts()`), no FILES. */
+  uploads?: 'stream'
 }
 
 /**
