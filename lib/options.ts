@@ -10,6 +10,9 @@ import type { ErrorView } from './http/error-policy.js'
 import { messageOf } from './http/problems.js'
 import type { Middleware } from './middleware/types.js'
 import type { SyncOptions } from './sync/bridge.js'
+import { csrfSettings, type CsrfOptions } from './csrf/options.js'
+import { secretKeys } from './csrf/secret.js'
+import { templatesSettings, type TemplatesOptions } from './templates/options.js'
 import type { URLConf } from './urls/patterns.js'
 
 /** Options of `app.register(asyncViews, options)`. */
@@ -36,9 +39,15 @@ export interface AsyncViewsOptions {
   sync?: SyncOptions
   /** Fastify's register option: prefixes every pattern (and what `reverse` returns). */
   prefix?: string
+  /** Django's SECRET_KEY, then SECRET_KEY_FALLBACKS (verify only): 32+ characters. Needed by `csrf`. */
+  secretKey?: string | string[]
+  /** Django's CsrfViewMiddleware on unsafe requests (`true` for the defaults). */
+  csrf?: boolean | CsrfOptions
+  /** Templates (nunjucks through @fastify/view): `render()`, `TemplateResponse`. */
+  templates?: TemplatesOptions
 }
 
-const KNOWN = new Set(['urlpatterns', 'urlconf', 'middleware', 'appendSlash', 'debug', 'handler400', 'handler403', 'handler404', 'handler500', 'websocket', 'channelLayer', 'sync', 'prefix', 'logLevel', 'logSerializers'])
+const KNOWN = new Set(['urlpatterns', 'urlconf', 'middleware', 'appendSlash', 'debug', 'handler400', 'handler403', 'handler404', 'handler500', 'websocket', 'channelLayer', 'sync', 'prefix', 'logLevel', 'logSerializers', 'secretKey', 'csrf', 'templates'])
 
 export function checkOptions (options: AsyncViewsOptions): void {
   if (options === null || typeof options !== 'object') throw new ImproperlyConfigured('options must be an object')
@@ -71,6 +80,9 @@ export function checkOptions (options: AsyncViewsOptions): void {
   checkSyncOptions(options.sync)
   checkWebsocketOptions(options.websocket)
   checkLayerOption(options.channelLayer)
+  if (options.secretKey !== undefined) secretKeys(options.secretKey, 'secretKey')
+  if (csrfSettings(options.csrf) !== undefined) secretKeys(options.secretKey, 'csrf')
+  templatesSettings(options.templates)
 }
 
 export function isLayer (value: unknown): value is ChannelLayer {
