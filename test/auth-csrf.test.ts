@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { randomBytes } from 'node:crypto'
 import asyncViews, {
@@ -29,7 +29,7 @@ function urls (): AsyncViewsOptions['urlpatterns'] {
   ]
 }
 
-async function csrfApp (t: Tap.Test, extra: Partial<AsyncViewsOptions> = {}, fastifyOptions = {}): ReturnType<typeof build> {
+async function csrfApp (t: Test, extra: Partial<AsyncViewsOptions> = {}, fastifyOptions = {}): ReturnType<typeof build> {
   return await build(t, { urlpatterns: urls(), secretKey, csrf: true, ...extra }, fastifyOptions)
 }
 

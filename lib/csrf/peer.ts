@@ -10,8 +10,8 @@ export async function loadPeer<T> (name: string, option: string): Promise<T> {
   try {
     module = await import(name)
   } catch (error) {
-    const code = (error as { code?: unknown })?.code
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+    // The package itself is missing (not one of its own dependencies): say what to install.
+    if (/Cannot find (package|module) '/.test(messageOf(error)) && messageOf(error).includes(`'${name}'`)) {
       throw new ImproperlyConfigured(`Option '${option}' needs the package ${name}: npm install ${name}`, { cause: error })
     }
     throw new ImproperlyConfigured(`Option '${option}': ${name} could not be loaded: ${messageOf(error)}`, { cause: error })

@@ -1,7 +1,8 @@
 import { ERR_CONTENT_NOT_RENDERED, ImproperlyConfigured, TemplateDoesNotExist, TemplateSyntaxError } from '../errors.js'
 import type { HttpRequest } from '../http/request.js'
 import { HttpResponse, type Content, type ReplyLike, type ResponseOptions, type SendContext } from '../http/response.js'
-import { messageOf, read } from '../http/problems.js'
+import { messageOf } from '../http/problems.js'
+import { basename } from 'node:path'
 import { kApply } from '../symbols.js'
 import { csrfStateOf, getToken } from '../csrf/token.js'
 import { templatesOf } from './engine.js'
@@ -49,11 +50,12 @@ function templateError (templateName: string, error: unknown): Error {
   const message = messageOf(error)
   const missing = /template not found: ([^\n]*)/.exec(message)
   if (missing !== null) return new TemplateDoesNotExist(missing[1].trim(), { cause: error })
-  const lineno = read(error, 'lineno')
-  const colno = read(error, 'colno')
-  const where = typeof lineno === 'number' ? `, line ${lineno}${typeof colno === 'number' ? `, column ${colno}` : ''}` : ''
-  const own = message.slice(message.lastIndexOf('\n') + 1).trim()
-  return new TemplateSyntaxError(`${templateName}${where}: ${own}`, { cause: error })
+  // nunjucks: "(<absolute path>) [Line 2, Column 7]\n  <message>".
+  const head = /^\(([^)]*)\)(?: \[Line (\d+)(?:, Column (\d+))?\])?/.exec(message)
+  const file = head === null || head[1] === 'unknown path' || head[1].endsWith(templateName) ? templateName : basename(head[1])
+  const where = head?.[2] === undefined ? '' : `, line ${head[2]}${head[3] === undefined ? '' : `, column ${head[3]}`}`
+  const own = message.slice(message.lastIndexOf('\n') + 1).trim().replace(/^Error: /, '')
+  return new TemplateSyntaxError(`${file}${where}: ${own}`, { cause: error })
 }
 
 /** Django's `render()`: an HttpResponse holding the rendered template. */
