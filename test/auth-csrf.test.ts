@@ -22,6 +22,11 @@ function urls (): AsyncViewsOptions['urlpatterns'] {
     path('exempt/', csrfExempt(async () => ({ exempt: true }))),
     path('config-exempt/', async () => ({ exempt: true }), { config: { csrfExempt: true } }),
     path('ensure/', ensureCsrfCookie(async () => ({ page: true }))),
+    path('own-cookie/', async (request: HttpRequest) => {
+      const response = new HttpResponse(getToken(request))
+      response.setCookie('theme', 'dark')
+      return response
+    }),
     path('rotate/', async (request: HttpRequest) => ({ token: rotateToken(request) })),
     path('class/', class extends View {
       async post () { return { posted: true } }
@@ -214,6 +219,8 @@ t.test('ensureCsrfCookie sets the cookie; rotateToken makes a new secret', async
   const ensured = await app.inject({ url: '/ensure/' })
   const names = (ensured.cookies as Cookie[]).map((c) => c.name).sort()
   t.same(names, ['csrfsecret', 'csrftoken'])
+  const own = await app.inject({ url: '/own-cookie/' })
+  t.same((own.cookies as Cookie[]).map((c) => c.name).sort(), ['csrfsecret', 'csrftoken', 'theme'], "the view's own cookies and the CSRF ones")
 
   const { token, cookies } = await session(app)
   const rotated = await app.inject({ method: 'POST', url: '/rotate/', headers: { 'x-csrftoken': token }, cookies })
