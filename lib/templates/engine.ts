@@ -62,7 +62,8 @@ export async function installTemplates (app: FastifyInstance, options: Templates
       }
     })
   }
-  const render = (app as unknown as { view: ViewFunction }).view
+  const render = (app as unknown as { view?: ViewFunction }).view
+  if (typeof render !== 'function') throw new ImproperlyConfigured("Option 'templates': the @fastify/view registered before fastify-async-views has no app.view() (a custom propertyName?); register it with the default one, or let the plugin register it")
   app.decorate(kTemplates, { view: (name: string, data: Record<string, unknown>) => render(name, data) } satisfies TemplatesState)
 }
 
