@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { randomBytes } from 'node:crypto'
 import asyncViews, {
-  path, HttpResponse, View, getToken, rotateToken, csrfExempt, ensureCsrfCookie, ImproperlyConfigured,
+  path, HttpResponse, View, requirePOST, getToken, rotateToken, csrfExempt, ensureCsrfCookie, ImproperlyConfigured,
   type AsyncViewsOptions, type HttpRequest
 } from 'fastify-async-views'
 import { build, captureLogs } from './helpers.ts'
@@ -20,6 +20,7 @@ function urls (): AsyncViewsOptions['urlpatterns'] {
     path('form/', async (request: HttpRequest) => new HttpResponse(`<input name="csrfmiddlewaretoken" value="${getToken(request)}">`), { name: 'form' }),
     path('submit/', async (request: HttpRequest) => ({ ok: true, name: request.POST.get('name') ?? null })),
     path('exempt/', csrfExempt(async () => ({ exempt: true }))),
+    path('exempt-wrapped/', requirePOST(ensureCsrfCookie(csrfExempt(async () => ({ exempt: true }))))),
     path('config-exempt/', async () => ({ exempt: true }), { config: { csrfExempt: true } }),
     path('ensure/', ensureCsrfCookie(async () => ({ page: true }))),
     path('own-cookie/', async (request: HttpRequest) => {
@@ -172,6 +173,7 @@ t.test('what is not checked: safe methods, exempt views and routes, 404s', async
   }
   t.same((await app.inject({ method: 'POST', url: '/exempt/' })).json(), { exempt: true })
   t.same((await app.inject({ method: 'POST', url: '/config-exempt/' })).json(), { exempt: true })
+  t.same((await app.inject({ method: 'POST', url: '/exempt-wrapped/' })).json(), { exempt: true }, 'the mark survives other decorators, as in Django')
   t.equal((await app.inject({ method: 'POST', url: '/class/' })).statusCode, 403, 'class-based views are checked')
   t.equal((await app.inject({ method: 'POST', url: '/nowhere/' })).statusCode, 404, 'a 404 stays a 404')
   t.equal((await app.inject({ method: 'POST', url: '/submit' })).statusCode, 404, 'no APPEND_SLASH redirect for POST, and no 403 either')
@@ -276,6 +278,16 @@ t.test('bad options and conflicting plugins fail register', async (t) => {
   t.match((conflict as Error).message, /@fastify\/csrf-protection is already registered/)
   const unsigned = await attempt({ csrf: true, secretKey }, async (app) => { await app.register(cookie) })
   t.match((unsigned as Error).message, /has no 'secret'/)
+})
+
+t.test('secretKey fallbacks still verify the secret cookie; a key no longer listed does not', async (t) => {
+  const older = 'o'.repeat(40)
+  const before = await csrfApp(t, { secretKey: older })
+  const { token, cookies } = await session(before)
+  const rotated = await csrfApp(t, { secretKey: [secretKey, older] })
+  t.equal((await rotated.inject({ method: 'POST', url: '/submit/', headers: { 'x-csrftoken': token }, cookies })).statusCode, 200)
+  const dropped = await csrfApp(t, { secretKey })
+  t.equal((await dropped.inject({ method: 'POST', url: '/submit/', headers: { 'x-csrftoken': token }, cookies })).json().reason, 'CSRF cookie not set.')
 })
 
 t.test('an adopted @fastify/cookie with a secret serves the secret cookie', async (t) => {

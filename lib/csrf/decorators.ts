@@ -5,6 +5,7 @@ import { getToken } from './token.js'
 type AnyView = (request: HttpRequest, ...rest: any[]) => unknown
 
 // A wrapper, not a mark on the view itself: the same view may be routed elsewhere, checked.
+// Its own properties (an exempt mark) are copied, as functools.wraps copies __dict__.
 function wrap<V extends AnyView> (view: V, name: string, before?: (request: HttpRequest) => void): V {
   const wrapped = function (this: unknown, request: HttpRequest, ...rest: unknown[]): unknown {
     before?.(request)
@@ -18,13 +19,13 @@ function wrap<V extends AnyView> (view: V, name: string, before?: (request: Http
 /** Django's `csrf_exempt`: the view is not CSRF-checked. */
 export function csrfExempt<V extends AnyView> (view: V): V {
   const wrapped = wrap(view, 'csrfExempt')
-  Object.defineProperty(wrapped, kCsrfExempt, { value: true })
+  Object.defineProperty(wrapped, kCsrfExempt, { value: true, enumerable: true })
   return wrapped
 }
 
 /** Django's `ensure_csrf_cookie`: the response always carries the `csrftoken` cookie (for pages that POST from JS). */
 export function ensureCsrfCookie<V extends AnyView> (view: V): V {
   const wrapped = wrap(view, 'ensureCsrfCookie', (request) => { getToken(request) })
-  if ((view as { [kCsrfExempt]?: boolean })[kCsrfExempt] === true) Object.defineProperty(wrapped, kCsrfExempt, { value: true })
+  if ((view as { [kCsrfExempt]?: boolean })[kCsrfExempt] === true) Object.defineProperty(wrapped, kCsrfExempt, { value: true, enumerable: true })
   return wrapped
 }
