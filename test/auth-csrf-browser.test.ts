@@ -60,7 +60,7 @@ if (!existsSync(executablePath)) {
     page.setDefaultTimeout(10000)
 
     await page.goto(`${base}/`)
-    const readable = await page.evaluate(() => document.cookie)
+    const readable = await page.evaluate<string>('document.cookie')
     t.match(readable, /csrftoken=/, 'the token cookie is readable')
     t.notMatch(readable, /csrfsecret/, 'the secret cookie is not')
 
@@ -68,12 +68,12 @@ if (!existsSync(executablePath)) {
     t.same(JSON.parse(await page.innerText('body')), { submitted: 'ada' }, 'the form with {% csrf_token %} passes')
 
     await page.goto(`${base}/`)
-    const recipe = await page.evaluate(async () => {
-      const getCookie = (window as unknown as { getCookie: (name: string) => string }).getCookie
+    // In the page (the test's TypeScript has no DOM types): getCookie is the page's own.
+    const recipe = await page.evaluate<unknown[]>(`(async () => {
       const withToken = await fetch('/submit/', { method: 'POST', headers: { 'X-CSRFToken': getCookie('csrftoken') } })
       const without = await fetch('/submit/', { method: 'POST' })
       return [withToken.status, without.status, (await without.json()).reason]
-    })
+    })()`)
     t.same(recipe, [200, 403, 'CSRF token missing.'], "Django's JS recipe")
 
     // localhost is another site than 127.0.0.1: the browser sends its Origin.
