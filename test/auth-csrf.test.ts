@@ -28,7 +28,7 @@ function urls (): AsyncViewsOptions['urlpatterns'] {
       response.setCookie('theme', 'dark')
       return response
     }),
-    path('rotate/', async (request: HttpRequest) => ({ token: rotateToken(request) })),
+    path('rotate/', async (request: HttpRequest) => { rotateToken(request); return { token: getToken(request) } }),
     path('class/', class extends View {
       async post () { return { posted: true } }
     }.asView())
@@ -310,4 +310,14 @@ t.test('an app without csrf or templates pays nothing: no plugin, no hook', asyn
   // The same app with csrf has more (so the check above can fail).
   const withCsrf = hooks((await csrfApp(t)).printRoutes({ includeHooks: true, commonPrefix: false }))
   t.ok(withCsrf.some((hook) => hook.includes('fastifyCookieHandler')), withCsrf.join('; '))
+})
+
+t.test('without the csrf option, rotateToken does nothing and getToken says what is missing', async (t) => {
+  const logs = captureLogs('error')
+  const app = await build(t, { urlpatterns: urls() }, logs.options)
+  t.same((await app.inject({ method: 'POST', url: '/submit/' })).json(), { ok: true, name: null }, 'nothing is checked')
+  const rotate = await app.inject({ method: 'POST', url: '/rotate/' })
+  t.equal(rotate.statusCode, 500, 'getToken after rotateToken: the 500 of a missing option')
+  t.match(JSON.stringify(logs.lines), "getToken() needs the option 'csrf'")
+  t.equal(rotate.cookies.length, 0)
 })

@@ -46,11 +46,14 @@ export function getToken (request: HttpRequest): string {
   return token
 }
 
-/** Django's `rotate_token`: a new secret (and token cookie) for this client, as at login. */
-export function rotateToken (request: HttpRequest): string {
+/**
+ * Django's `rotate_token`: a new secret (and token cookie) for this client, so
+ * tokens made before stop working, as at login. Nothing without the `csrf` option.
+ */
+export function rotateToken (request: HttpRequest): void {
   const state = csrfStateOf(request)
-  if (state === undefined) throw new ImproperlyConfigured("rotateToken() needs the option 'csrf'")
+  if (state === undefined) return
   state.forgetSecret(request.fastify)
   ;(request.fastify as Marked)[kCsrfToken] = undefined
-  return getToken(request)
+  getToken(request)
 }

@@ -11,7 +11,7 @@ const detail = async (request: HttpRequest, { id }: { id: number }): Promise<Htt
 const exempt: typeof detail = csrfExempt(detail)
 const ensured: typeof detail = ensureCsrfCookie(detail)
 const lazy = (request: HttpRequest): TemplateResponse => new TemplateResponse(request, 'x.html', { a: 1 })
-const rotated: string = rotateToken({} as HttpRequest)
+const rotated: void = rotateToken({} as HttpRequest)
 
 const csrf: CsrfOptions = { cookieName: 'csrftoken', headerName: 'X-CSRFToken', fieldName: 'csrfmiddlewaretoken', trustedOrigins: ['https://*.a.com'], useSessions: false }
 const templates: TemplatesOptions = { dirs: ['templates'], noCache: true, globals: { site: 'x' }, filters: { up: (s: string) => s.toUpperCase() } }
