@@ -18,7 +18,7 @@ type Candidate = FastifyRequest & { [kCsrfCandidate]?: string }
 type Unsign = (value: string) => { valid: boolean, value: string | null }
 interface CookieParts { cookies?: Record<string, string | undefined> }
 interface SessionLike { get: (key: string) => unknown, set: (key: string, value: unknown) => void, delete?: (key: string) => void }
-type Protection = (req: FastifyRequest, reply: { unsignCookie?: Unsign, send: (error: unknown) => void }, next: () => void) => void
+type Protection = (req: FastifyRequest, reply: FastifyReply, next: () => void) => void
 
 /** Django's CsrfViewMiddleware: nothing in the request or response phase, the check in processView. */
 export type CsrfMiddleware = (getResponse: (request: HttpRequest) => Promise<HttpResponse>) => {
@@ -64,18 +64,23 @@ export async function installCsrf (app: FastifyInstance, settings: CsrfSettings,
   }
 }
 
-function common (app: FastifyInstance, settings: CsrfSettings, unsign: boolean): Pick<CsrfState, 'settings' | 'generate' | 'verify'> {
+function common (app: FastifyInstance, settings: CsrfSettings): Pick<CsrfState, 'settings' | 'generate' | 'verify'> {
   const verifier = (app as unknown as { csrfProtection: Protection }).csrfProtection
   return {
     settings,
     generate: (reply) => (reply as unknown as { generateCsrf: () => string }).generateCsrf(),
-    // The plugin's own check, told the token and handed a reply that records its answer.
+    // The plugin's own check (its public onRequest hook), told the token and handed
+    // the reply with `send` recording a refusal. Fails closed: no answer in time is a refusal.
     verify (req, reply, token) {
       let ok = false
       ;(req as Candidate)[kCsrfCandidate] = token
-      const recorder = { unsignCookie: unsign ? unsignOf(reply) : undefined, send () { ok = false } }
-      verifier(req, recorder, () => { ok = true })
-      ;(req as Candidate)[kCsrfCandidate] = undefined
+      const recorder = Object.create(reply) as FastifyReply
+      recorder.send = () => recorder
+      try {
+        verifier(req, recorder, () => { ok = true })
+      } finally {
+        (req as Candidate)[kCsrfCandidate] = undefined
+      }
       return ok
     }
   }
@@ -83,11 +88,11 @@ function common (app: FastifyInstance, settings: CsrfSettings, unsign: boolean):
 
 function cookieState (app: FastifyInstance, settings: CsrfSettings): CsrfState {
   return {
-    ...common(app, settings, true),
+    ...common(app, settings),
     secretOf (req, reply) {
       const raw = (req as CookieParts).cookies?.[SECRET_COOKIE]
       if (raw === undefined || raw === '') return undefined
-      const { valid, value } = unsignOf(reply)(raw)
+      const { valid, value } = (reply as unknown as { unsignCookie: Unsign }).unsignCookie(raw)
       return valid && value !== null && value !== '' ? value : undefined
     },
     forgetSecret (req) {
@@ -100,7 +105,7 @@ function cookieState (app: FastifyInstance, settings: CsrfSettings): CsrfState {
 function sessionState (app: FastifyInstance, settings: CsrfSettings): CsrfState {
   const sessionOf = (req: FastifyRequest): SessionLike | undefined => (req as { session?: SessionLike }).session
   return {
-    ...common(app, settings, false),
+    ...common(app, settings),
     secretOf (req) {
       const secret = sessionOf(req)?.get(SESSION_KEY)
       return typeof secret === 'string' && secret !== '' ? secret : undefined
@@ -111,9 +116,4 @@ function sessionState (app: FastifyInstance, settings: CsrfSettings): CsrfState 
       else session?.set(SESSION_KEY, undefined)
     }
   }
-}
-
-function unsignOf (reply: FastifyReply): Unsign {
-  const own = reply as unknown as { unsignCookie: Unsign }
-  return (value) => own.unsignCookie(value)
 }
