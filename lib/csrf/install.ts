@@ -37,12 +37,14 @@ export async function installCsrf (app: FastifyInstance, settings: CsrfSettings,
     // Its token source, cookie name and SameSite=Strict were fixed when it was registered.
     throw new ImproperlyConfigured("Option 'csrf': @fastify/csrf-protection is already registered in this context; remove that registration (the option registers it with Django's names and checks)")
   }
-  if (settings.useSessions) {
-    if (!app.hasRequestDecorator('session')) throw new ImproperlyConfigured("Option 'csrf.useSessions' needs sessions (request.session): set the option 'sessions'")
-  } else if (!app.hasPlugin('@fastify/cookie')) {
+  if (settings.useSessions && !app.hasRequestDecorator('session')) {
+    throw new ImproperlyConfigured("Option 'csrf.useSessions' needs sessions (request.session): set the option 'sessions'")
+  }
+  // The token cookie needs @fastify/cookie in either case; the signed secret cookie needs its secret.
+  if (!app.hasPlugin('@fastify/cookie')) {
     const cookie = await loadPeer<FastifyPluginCallback<{ secret: Buffer[] }>>('@fastify/cookie', 'csrf')
     await app.register(cookie, { secret: keys.map((key) => deriveKey(key, 'csrf cookie signing')) })
-  } else if (!app.hasReplyDecorator('unsignCookie')) {
+  } else if (!settings.useSessions && !app.hasReplyDecorator('unsignCookie')) {
     throw new ImproperlyConfigured("Option 'csrf': the @fastify/cookie registered before fastify-async-views has no 'secret', which the signed csrfsecret cookie needs; give it one, or let the plugin register it")
   }
   const protection = await loadPeer<FastifyPluginCallback<Record<string, unknown>>>('@fastify/csrf-protection', 'csrf')
