@@ -84,6 +84,16 @@ export class MultiPartParserError extends AsyncViewsError {
   constructor (message: string, options?: ErrorOptions) { super('FAV_MULTIPART_PARSER_ERROR', message, options) }
 }
 
+/** A template that no template directory holds (Django's TemplateDoesNotExist). */
+export class TemplateDoesNotExist extends AsyncViewsError {
+  constructor (message: string, options?: ErrorOptions) { super('FAV_TEMPLATE_DOES_NOT_EXIST', message, options) }
+}
+
+/** A template that failed to compile or render (Django's TemplateSyntaxError). */
+export class TemplateSyntaxError extends AsyncViewsError {
+  constructor (message: string, options?: ErrorOptions) { super('FAV_TEMPLATE_SYNTAX_ERROR', message, options) }
+}
+
 for (const [code, Cls] of [
   ['FAV_IMPROPERLY_CONFIGURED', ImproperlyConfigured],
   ['FAV_NO_REVERSE_MATCH', NoReverseMatch],
@@ -92,7 +102,9 @@ for (const [code, Cls] of [
   ['FAV_SENTINELS_UNREACHABLE', SentinelsUnreachable],
   ['FAV_INVALID_MIDDLEWARE_RESULT', InvalidMiddlewareResult],
   ['FAV_REQUEST_DATA_TOO_BIG', RequestDataTooBig],
-  ['FAV_MULTIPART_PARSER_ERROR', MultiPartParserError]
+  ['FAV_MULTIPART_PARSER_ERROR', MultiPartParserError],
+  ['FAV_TEMPLATE_DOES_NOT_EXIST', TemplateDoesNotExist],
+  ['FAV_TEMPLATE_SYNTAX_ERROR', TemplateSyntaxError]
 ] as const) byCode.set(code, Cls as unknown as CodedErrorClass)
 
 // URLs and views
@@ -114,6 +126,10 @@ export const ERR_INVALID_HEADER = createError('FAV_INVALID_HEADER', TypeError)
 export const ERR_INVALID_COOKIE = createError('FAV_INVALID_COOKIE', TypeError)
 export const ERR_INVALID_EVENT = createError('FAV_INVALID_EVENT', TypeError)
 export const ERR_NOT_A_FILE = createError('FAV_NOT_A_FILE', Error)
+
+// CSRF and templates
+/** `content` of a TemplateResponse read before it was rendered (Django's ContentNotRenderedError). */
+export const ERR_CONTENT_NOT_RENDERED = createError('FAV_CONTENT_NOT_RENDERED', Error)
 
 // WebSocket consumers
 export const ERR_CLIENT_GONE = createError('FAV_CLIENT_GONE', Error)

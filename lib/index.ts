@@ -1,7 +1,7 @@
 export { asyncViews, asyncViews as default } from './plugin.js'
 export type { AsyncViewsOptions } from './plugin.js'
 
-export { AsyncViewsError, ImproperlyConfigured, NoReverseMatch, ChannelFull, ChannelLayerUnavailable, SentinelsUnreachable, InvalidMiddlewareResult, RequestDataTooBig, MultiPartParserError } from './errors.js'
+export { AsyncViewsError, ImproperlyConfigured, NoReverseMatch, ChannelFull, ChannelLayerUnavailable, SentinelsUnreachable, InvalidMiddlewareResult, RequestDataTooBig, MultiPartParserError, TemplateDoesNotExist, TemplateSyntaxError } from './errors.js'
 export type { CodedErrorClass } from './errors.js'
 
 export { include, URLPattern, URLResolver, Include } from './urls/patterns.js'
@@ -64,6 +64,12 @@ export type { ViewFunction, ViewResult } from './http/view-types.js'
 export type { Middleware, MiddlewareFunction, MiddlewareObject, MiddlewareInstance, GetResponse, ProcessView, ProcessException } from './middleware/types.js'
 export { TimingMiddleware, createTimingMiddleware, SecurityMiddleware, createSecurityMiddleware } from './middleware/builtins.js'
 export type { TimingOptions, SecurityOptions } from './middleware/builtins.js'
+
+export { csrfExempt, ensureCsrfCookie } from './csrf/decorators.js'
+export { getToken, rotateToken } from './csrf/token.js'
+export type { CsrfOptions } from './csrf/options.js'
+export { render, TemplateResponse } from './templates/render.js'
+export type { TemplatesOptions } from './templates/options.js'
 
 export { syncToAsync, asyncToSync, syncView, registerResponseClass } from './sync/api.js'
 export type { AsyncVersion, CallOptions, SyncToAsyncOptions, SyncViewOptions } from './sync/api.js'

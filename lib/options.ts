@@ -10,6 +10,9 @@ import type { ErrorView } from './http/error-policy.js'
 import { messageOf } from './http/problems.js'
 import type { Middleware } from './middleware/types.js'
 import type { SyncOptions } from './sync/bridge.js'
+import { csrfSettings, type CsrfOptions } from './csrf/options.js'
+import { secretKeys } from './csrf/secret.js'
+import { templatesSettings, type TemplatesOptions } from './templates/options.js'
 import type { URLConf } from './urls/patterns.js'
 import { uploadLimits, type UploadsOptions } from './uploads/index.js'
 
@@ -39,9 +42,15 @@ export interface AsyncViewsOptions {
   prefix?: string
   /** Multipart bodies into `request.POST` and `request.FILES` (needs `@fastify/multipart`). */
   uploads?: UploadsOptions
+  /** Django's SECRET_KEY, then SECRET_KEY_FALLBACKS (verify only): 32+ characters. Needed by `csrf`. */
+  secretKey?: string | string[]
+  /** Django's CsrfViewMiddleware on unsafe requests (`true` for the defaults). */
+  csrf?: boolean | CsrfOptions
+  /** Templates (nunjucks through @fastify/view): `render()`, `TemplateResponse`. */
+  templates?: TemplatesOptions
 }
 
-const KNOWN = new Set(['urlpatterns', 'urlconf', 'middleware', 'appendSlash', 'debug', 'handler400', 'handler403', 'handler404', 'handler500', 'websocket', 'channelLayer', 'sync', 'prefix', 'uploads', 'logLevel', 'logSerializers'])
+const KNOWN = new Set(['urlpatterns', 'urlconf', 'middleware', 'appendSlash', 'debug', 'handler400', 'handler403', 'handler404', 'handler500', 'websocket', 'channelLayer', 'sync', 'prefix', 'logLevel', 'logSerializers', 'secretKey', 'csrf', 'templates', 'uploads'])
 
 export function checkOptions (options: AsyncViewsOptions): void {
   if (options === null || typeof options !== 'object') throw new ImproperlyConfigured('options must be an object')
@@ -75,6 +84,9 @@ export function checkOptions (options: AsyncViewsOptions): void {
   checkWebsocketOptions(options.websocket)
   checkLayerOption(options.channelLayer)
   if (options.uploads !== undefined) uploadLimits(options.uploads)
+  if (options.secretKey !== undefined) secretKeys(options.secretKey, 'secretKey')
+  if (csrfSettings(options.csrf) !== undefined) secretKeys(options.secretKey, 'csrf')
+  templatesSettings(options.templates)
 }
 
 export function isLayer (value: unknown): value is ChannelLayer {

@@ -20,6 +20,7 @@ import { WebsocketRuntime, checkConsumerPatterns, checkHttpPatterns, ensureWebso
 import { checkOptions, isLayer, type AsyncViewsOptions, type ChannelLayerConfig } from './options.js'
 import { addRoute, appendSlashRedirect, installNotFound, resolveUrl } from './view-routes.js'
 import { setupUploads } from './uploads/index.js'
+import { setupCsrfAndTemplates } from './templates/setup.js'
 
 export type { AsyncViewsOptions, ChannelLayerConfig } from './options.js'
 
@@ -34,6 +35,7 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
   const reverser = new Reverser(patterns, prefix)
   const reverse = (name: string, opts?: ReverseOptions): string => reverser.reverse(name, opts)
   const userErrorHandler = (): boolean => !isFastifyDefaultErrorHandler(app.errorHandler)
+  const csrfMiddleware = await setupCsrfAndTemplates(app, options, debug)
 
   const dispatcher = new Dispatcher({
     policy: new ErrorPolicy({
@@ -43,7 +45,7 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
       userErrorHandler
     }),
     context: { prefixLength: prefix.length, reverse },
-    middleware: options.middleware,
+    middleware: csrfMiddleware === undefined ? options.middleware : [...(options.middleware ?? []), csrfMiddleware],
     // As Django: logged only in debug, with the exception's message when it has one.
     onNotUsed: debug ? (name, error) => app.log.debug(error.message === '' ? `MiddlewareNotUsed: ${name}` : `MiddlewareNotUsed(${name}): ${error.message}`) : undefined,
     appendSlash: options.appendSlash !== false && patterns.length > 0 ? appendSlashRedirect(patterns, prefix) : undefined,

@@ -13,6 +13,17 @@ export const kRawBody = Symbol('fastify-async-views.rawBody')
 /** A multipart request's parsed form: fields for POST, spooled files for FILES. */
 export const kUploads = Symbol('fastify-async-views.uploads')
 
+// CSRF and templates
+/** The app's CSRF settings and verifier (an app decoration). */
+export const kCsrf = Symbol('fastify-async-views.csrf')
+/** On a view: exempt from the CSRF check (`csrfExempt`). */
+export const kCsrfExempt = Symbol('fastify-async-views.csrfExempt')
+/** On a FastifyRequest: the token made for this request, and the candidate being verified. */
+export const kCsrfToken = Symbol('fastify-async-views.csrfToken')
+export const kCsrfCandidate = Symbol('fastify-async-views.csrfCandidate')
+/** The app's template renderer (an app decoration). */
+export const kTemplates = Symbol('fastify-async-views.templates')
+
 // WebSocket consumers and channel layers
 /** A consumer's link to the connection that drives it. */
 export const kConsumerConnection = Symbol('fastify-async-views.consumerConnection')

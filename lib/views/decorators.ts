@@ -13,6 +13,8 @@ export function requireHttpMethods (methods: readonly string[]) {
       }
       return view(request, kwargs)
     }
+    // As functools.wraps copies __dict__: marks such as csrfExempt's survive the wrapping.
+    Object.assign(wrapped, view)
     Object.defineProperty(wrapped, 'name', { value: view.name })
     return wrapped
   }
