@@ -67,12 +67,25 @@ export class InvalidMiddlewareResult extends AsyncViewsError {
   constructor (message: string, options?: ErrorOptions) { super('FAV_INVALID_MIDDLEWARE_RESULT', message, options) }
 }
 
+/** A session that cannot do what was asked (a new cookie after the WebSocket 101, a store error). */
+export class SessionError extends AsyncViewsError {
+  constructor (message: string, options?: ErrorOptions) { super('FAV_SESSION_ERROR', message, options) }
+}
+
+/** The session store (Redis) did not answer: a 503. */
+export class SessionStoreUnavailable extends AsyncViewsError {
+  readonly statusCode = 503
+  constructor (message: string, options?: ErrorOptions) { super('FAV_SESSION_STORE_UNAVAILABLE', message, options) }
+}
+
 for (const [code, Cls] of [
   ['FAV_IMPROPERLY_CONFIGURED', ImproperlyConfigured],
   ['FAV_NO_REVERSE_MATCH', NoReverseMatch],
   ['FAV_CHANNEL_FULL', ChannelFull],
   ['FAV_CHANNEL_LAYER_UNAVAILABLE', ChannelLayerUnavailable],
-  ['FAV_INVALID_MIDDLEWARE_RESULT', InvalidMiddlewareResult]
+  ['FAV_INVALID_MIDDLEWARE_RESULT', InvalidMiddlewareResult],
+  ['FAV_SESSION_ERROR', SessionError],
+  ['FAV_SESSION_STORE_UNAVAILABLE', SessionStoreUnavailable]
 ] as const) byCode.set(code, Cls as unknown as CodedErrorClass)
 
 // URLs and views
@@ -114,6 +127,14 @@ export const ERR_INVALID_LAYER_OPTION = createError('FAV_INVALID_LAYER_OPTION', 
 export const ERR_FOREIGN_CHANNEL = createError('FAV_FOREIGN_CHANNEL', TypeError)
 export const ERR_INVALID_WORKER = createError('FAV_INVALID_CHANNEL_WORKER', TypeError)
 export const ERR_WORKER_STOPPED = createError('FAV_CHANNEL_WORKER_STOPPED', Error)
+
+// Sessions and auth
+export const ERR_SESSION_VALUE = createError('FAV_SESSION_VALUE', TypeError)
+export const ERR_SESSION_TOO_BIG = createError('FAV_SESSION_TOO_BIG', Error)
+export const ERR_NO_SESSIONS = createError('FAV_NO_SESSIONS', Error)
+export const ERR_NO_AUTH = createError('FAV_NO_AUTH', Error)
+export const ERR_UNKNOWN_BACKEND = createError('FAV_UNKNOWN_AUTH_BACKEND', TypeError)
+export const ERR_INVALID_PASSWORD_HASH = createError('FAV_INVALID_PASSWORD_HASH', TypeError)
 
 // Test helpers
 export const ERR_COMMUNICATOR_STATE = createError('FAV_COMMUNICATOR_STATE', Error)

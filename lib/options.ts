@@ -11,6 +11,9 @@ import { messageOf } from './http/problems.js'
 import type { Middleware } from './middleware/types.js'
 import type { SyncOptions } from './sync/bridge.js'
 import type { URLConf } from './urls/patterns.js'
+import { checkAuthOptions, type AuthOptions } from './auth/plugin-part.js'
+import { checkSessionsOptions, type SessionsOptions } from './sessions/plugin-part.js'
+import { checkSecretKey } from './sessions/secret-key.js'
 
 /** Options of `app.register(asyncViews, options)`. */
 export interface AsyncViewsOptions {
@@ -36,9 +39,15 @@ export interface AsyncViewsOptions {
   sync?: SyncOptions
   /** Fastify's register option: prefixes every pattern (and what `reverse` returns). */
   prefix?: string
+  /** Django's SECRET_KEY (32+ characters), or `[current, ...fallbacks]` (SECRET_KEY_FALLBACKS: verify only). */
+  secretKey?: string | readonly string[]
+  /** `request.session` and `scope.session` (needs `secretKey`). */
+  sessions?: SessionsOptions
+  /** `request.user`, login and logout (needs `sessions`). */
+  auth?: AuthOptions
 }
 
-const KNOWN = new Set(['urlpatterns', 'urlconf', 'middleware', 'appendSlash', 'debug', 'handler400', 'handler403', 'handler404', 'handler500', 'websocket', 'channelLayer', 'sync', 'prefix', 'logLevel', 'logSerializers'])
+const KNOWN = new Set(['urlpatterns', 'urlconf', 'middleware', 'appendSlash', 'debug', 'handler400', 'handler403', 'handler404', 'handler500', 'websocket', 'channelLayer', 'sync', 'prefix', 'logLevel', 'logSerializers', 'secretKey', 'sessions', 'auth'])
 
 export function checkOptions (options: AsyncViewsOptions): void {
   if (options === null || typeof options !== 'object') throw new ImproperlyConfigured('options must be an object')
@@ -71,6 +80,17 @@ export function checkOptions (options: AsyncViewsOptions): void {
   checkSyncOptions(options.sync)
   checkWebsocketOptions(options.websocket)
   checkLayerOption(options.channelLayer)
+  checkAuthSessionOptions(options)
+}
+
+// secretKey, sessions, auth (issue 17).
+function checkAuthSessionOptions (options: AsyncViewsOptions): void {
+  if (options.secretKey !== undefined) checkSecretKey(options.secretKey)
+  checkSessionsOptions(options.sessions, options.secretKey !== undefined)
+  checkAuthOptions(options.auth, options.sessions !== undefined)
+  if (options.sessions !== undefined && options.sessions.websocket !== false && options.websocket?.allowedOrigins?.includes('*') === true) {
+    throw new ImproperlyConfigured("Option 'websocket.allowedOrigins': '*' is refused while sessions.websocket is on (cross-site WebSocket hijacking: any site could act as the logged-in user); list the origins, or set sessions.websocket: false")
+  }
 }
 
 export function isLayer (value: unknown): value is ChannelLayer {

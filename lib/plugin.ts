@@ -19,6 +19,7 @@ import type { ChannelLayer } from './channels/layer.js'
 import { WebsocketRuntime, checkConsumerPatterns, checkHttpPatterns, ensureWebsocketPlugin, websocketRoute } from './channels/routing.js'
 import { checkOptions, isLayer, type AsyncViewsOptions, type ChannelLayerConfig } from './options.js'
 import { addRoute, appendSlashRedirect, installNotFound, resolveUrl } from './view-routes.js'
+import { installAuthSessions } from './auth/setup.js'
 
 export type { AsyncViewsOptions, ChannelLayerConfig } from './options.js'
 
@@ -58,6 +59,7 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
   layer.log ??= app.log
   // Consumers close (in preClose, disconnect awaited) before the layer does.
   app.addHook('onClose', async () => { await layer.close() })
+  await installAuthSessions(app, options, layerRedisOf(options.channelLayer))
 
   let websocket: { routes: RouteGroup[], runtime: WebsocketRuntime, allowedOrigins: string[] | undefined } | undefined
   if (options.websocket !== undefined) {
@@ -158,6 +160,12 @@ async function createLayer (option: ChannelLayer | ChannelLayerConfig | undefine
     throw new ImproperlyConfigured(`Option 'channelLayer': ${messageOf(error)}`, { cause: error })
   }
   throw new ImproperlyConfigured(`Option 'channelLayer.backend' must be 'memory' or 'redis' (got ${JSON.stringify(backend)})`)
+}
+
+/** The Redis server and prefix of a `channelLayer: { backend: 'redis' }` option (the Redis session store's default). */
+function layerRedisOf (option: AsyncViewsOptions['channelLayer']): { url?: string, prefix?: string } | undefined {
+  if (option === undefined || isLayer(option) || option.backend !== 'redis') return undefined
+  return { url: (option as { url?: string }).url, prefix: (option as { prefix?: string }).prefix }
 }
 
 declare module 'fastify' {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 
 const lib = fileURLToPath(new URL('../lib/', import.meta.url))
 
-const FOLDERS: Record<string, number> = { urls: 1, http: 2, views: 3, sync: 4, middleware: 5, channels: 6, testing: 7 }
+const FOLDERS: Record<string, number> = { urls: 1, http: 2, views: 3, sync: 4, peers: 4.1, sessions: 4.2, auth: 4.3, csrf: 4.4, uploads: 4.5, templates: 4.6, middleware: 5, channels: 6, testing: 7 }
 const ROOT: Record<string, number> = {
   'errors.ts': 0,
   'symbols.ts': 0,
