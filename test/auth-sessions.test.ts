@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import asyncViews, { path, ImproperlyConfigured, type HttpRequest, type AsyncViewsOptions } from 'fastify-async-views'
 import { build, captureLogs } from './helpers.ts'
@@ -32,7 +32,7 @@ const views = [
   })
 ]
 
-async function app (t: Parameters<Parameters<typeof t.test>[1]>[0], extra: Partial<AsyncViewsOptions> = {}, logs = captureLogs('error')) {
+async function app (t: Test, extra: Partial<AsyncViewsOptions> = {}, logs = captureLogs('error')) {
   return await build(t, { secretKey, sessions: {}, urlpatterns: views, ...extra }, logs.options)
 }
 
@@ -145,7 +145,7 @@ t.test('options: secretKey and sessions are checked, naming the option', async (
   ]
   for (const [options, message] of cases) {
     const a = Fastify()
-    await t.rejects(a.register(asyncViews, options).ready(), { name: 'ImproperlyConfigured', message }, message.source)
+    await t.rejects(async () => { await a.register(asyncViews, options) }, { name: 'ImproperlyConfigured', message }, message.source)
     await a.close()
   }
   // sessions.websocket: false lifts the '*' refusal.
@@ -169,7 +169,7 @@ t.test('an app that registered @fastify/secure-session first has it adopted; @fa
   const { default: session } = await import('@fastify/session')
   await b.register(cookie)
   await b.register(session, { secret: secretKey })
-  await t.rejects(b.register(asyncViews, { secretKey, sessions: {} }).ready(), { name: 'ImproperlyConfigured', message: /conflicts/ })
+  await t.rejects(async () => { await b.register(asyncViews, { secretKey, sessions: {} }) }, { name: 'ImproperlyConfigured', message: /conflicts/ })
 })
 
 t.test('request.session without the option says which option', async (t) => {

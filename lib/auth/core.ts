@@ -7,7 +7,7 @@ import { ERR_NO_AUTH, ERR_UNKNOWN_BACKEND } from '../errors.js'
 import type { HttpRequest } from '../http/request.js'
 import { kAuth, kRotateCsrf, kSession } from '../symbols.js'
 import type { Session } from '../sessions/session.js'
-import { AnonymousUser, backendOf, markUser, type AnyUser, type AuthBackend, type BaseUser } from './users.js'
+import { AnonymousUser, backendOf, markUser, type AnyUser, type AuthBackend, type AuthenticatedUser, type BaseUser } from './users.js'
 
 export const SESSION_KEY = '_auth_user_id'
 export const BACKEND_SESSION_KEY = '_auth_user_backend'
@@ -91,7 +91,7 @@ export async function getUser (target: AuthTarget): Promise<AnyUser> {
  * Django's authenticate(): each backend in turn; the first user it gives (an
  * active one) or null.
  */
-export async function authenticate<U extends BaseUser = BaseUser> (request: HttpRequest, credentials: object): Promise<AnyUser<U> | null> {
+export async function authenticate<U extends BaseUser = BaseUser> (request: HttpRequest, credentials: object): Promise<AuthenticatedUser<U> | null> {
   for (const backend of authOf(request.fastify).backends as Array<AuthBackend<U>>) {
     const user = await backend.authenticate(request, credentials)
     if (user !== null && user !== undefined && user.isActive !== false) return markUser(user, backend.name)

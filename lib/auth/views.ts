@@ -43,7 +43,7 @@ export class LoginView extends View {
     const username = request.POST.get('username') ?? ''
     const password = request.POST.get('password') ?? ''
     const user = username === '' || password === '' ? null : await authenticate(request, { username, password })
-    if (user === null || !user.isAuthenticated) return await this.renderForm(request, [INVALID_LOGIN], 200)
+    if (user === null) return await this.renderForm(request, [INVALID_LOGIN], 200)
     await login(request, user)
     return new HttpResponseRedirect(this.getSuccessUrl(request))
   }

@@ -81,7 +81,7 @@ export async function installSessions (app: FastifyInstance, options: SessionsOp
       package: '@fastify/secure-session',
       option: 'sessions',
       conflicts: ['@fastify/session'],
-      checkAdopted: (app) => app.hasRequestDecorator('session') ? undefined : "it must keep its session at request.session (the default sessionName)"
+      checkAdopted: (app) => app.hasRequestDecorator('session') ? undefined : 'it must keep its session at request.session (the default sessionName)'
     }, () => ({
       key: deriveKeys(secrets, 'sessions.cookie'),
       cookieName: settings.cookieName,
