@@ -7,6 +7,7 @@ import { ERR_NO_AUTH, ERR_UNKNOWN_BACKEND } from '../errors.js'
 import type { HttpRequest } from '../http/request.js'
 import { kAuth, kRotateCsrf, kSession } from '../symbols.js'
 import type { Session } from '../sessions/session.js'
+import { checkCookieDeliverable } from '../sessions/cookie-line.js'
 import { AnonymousUser, backendOf, markUser, type AnyUser, type AuthBackend, type AuthenticatedUser, type BaseUser } from './users.js'
 
 export const SESSION_KEY = '_auth_user_id'
@@ -62,7 +63,8 @@ export function loadUser (runtime: AuthRuntime, request: FastifyRequest): Promis
   const session = (request as { [kSession]?: Session })[kSession]
   const id = session?.get(SESSION_KEY)
   if (session === undefined || typeof id !== 'string') {
-    setUser(request, AnonymousUser)
+    // Without a session (a WebSocket under sessions.websocket: false), the user is left as hooks set it.
+    if (session !== undefined || (request as { user?: unknown }).user === null) setUser(request, AnonymousUser)
     return undefined
   }
   return resolveUser(runtime, request, session, id)
@@ -121,6 +123,8 @@ export async function login<U extends BaseUser> (target: AuthTarget, user: U, ba
   const runtime = authOf(request)
   const session = sessionOf(request)
   const chosen = backendFor(runtime, user, backend)
+  // A consumer past accept() cannot take the new cookie: fail before anything changes.
+  checkCookieDeliverable(request)
   const hash = chosen.getSessionAuthHash?.(user) ?? ''
   const id = String(user.id)
   const current = session.get(SESSION_KEY)

@@ -25,13 +25,21 @@ export function sendCookie (settings: CookieSettings, session: Session, request:
   })
 }
 
+/** Throws a SessionError when a WebSocket can no longer carry a new cookie (login checks before changing anything). */
+export function checkCookieDeliverable (request: FastifyRequest): void {
+  if ((request as { ws?: boolean }).ws !== true) return
+  const socketCookie = (request as { [kSocketCookie]?: (line: string | null) => void })[kSocketCookie]
+  if (socketCookie === undefined) throw new SessionError('This session change needs a new cookie, and no response can carry it here')
+  socketCookie(null)
+}
+
 /** Puts the line on the reply, or on the WebSocket's 101 (a SessionError once accepted). */
 export function deliverCookie (line: string, request: FastifyRequest, reply: FastifyReply | null): void {
   if (reply !== null) {
     reply.header('set-cookie', line)
     return
   }
-  const socketCookie = (request as { [kSocketCookie]?: (line: string) => void })[kSocketCookie]
+  const socketCookie = (request as { [kSocketCookie]?: (line: string | null) => void })[kSocketCookie]
   if (socketCookie === undefined) throw new SessionError('This session change needs a new cookie, and no response can carry it here')
   socketCookie(line)
 }

@@ -93,7 +93,12 @@ export async function installSessions (app: FastifyInstance, options: SessionsOp
     save = (session, request, reply) => { engine.save(session, request, reply) }
   }
 
+  const websocket = options.websocket !== false
   const makeSession: onRequestHookHandler = function (request, _reply, done) {
+    if (!websocket && isUpgrade(request)) {
+      done()
+      return
+    }
     const session = load(request)
     if (session instanceof Promise) {
       session.then((s) => { (request as { [kSession]?: Session })[kSession] = s; done() }, done)
@@ -128,9 +133,15 @@ export async function installSessions (app: FastifyInstance, options: SessionsOp
 
   const runtime: SessionRuntime = {
     cookieName: settings.cookieName,
-    websocket: options.websocket !== false,
+    websocket,
     of: (request) => (request as { [kSession]?: Session })[kSession]
   }
   ;(app as unknown as { [kSessions]?: SessionRuntime })[kSessions] = runtime
   return runtime
+}
+
+/** A WebSocket handshake (@fastify/websocket sets `request.ws` only after our hooks). */
+export function isUpgrade (request: FastifyRequest): boolean {
+  const upgrade = request.headers.upgrade
+  return upgrade !== undefined && upgrade.toLowerCase() === 'websocket'
 }
