@@ -75,6 +75,8 @@ export class SessionError extends AsyncViewsError {
 /** The session store (Redis) did not answer: a 503. */
 export class SessionStoreUnavailable extends AsyncViewsError {
   readonly statusCode = 503
+  /** Its message is safe to send (the 503 body says what is down). */
+  readonly expose = true
   constructor (message: string, options?: ErrorOptions) { super('FAV_SESSION_STORE_UNAVAILABLE', message, options) }
 }
 

@@ -88,6 +88,10 @@ function checkAuthSessionOptions (options: AsyncViewsOptions): void {
   if (options.secretKey !== undefined) checkSecretKey(options.secretKey)
   checkSessionsOptions(options.sessions, options.secretKey !== undefined)
   checkAuthOptions(options.auth, options.sessions !== undefined)
+  const layer = options.channelLayer as { backend?: string } | undefined
+  if (options.sessions?.store === 'redis' && options.sessions.redis === undefined && (layer === undefined || isLayer(layer) || layer.backend !== 'redis')) {
+    throw new ImproperlyConfigured("Option 'sessions.store': 'redis' needs sessions.redis ({ url, prefix }) or channelLayer: { backend: 'redis' }")
+  }
   if (options.sessions !== undefined && options.sessions.websocket !== false && options.websocket?.allowedOrigins?.includes('*') === true) {
     throw new ImproperlyConfigured("Option 'websocket.allowedOrigins': '*' is refused while sessions.websocket is on (cross-site WebSocket hijacking: any site could act as the logged-in user); list the origins, or set sessions.websocket: false")
   }

@@ -2,6 +2,7 @@ import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import asyncViews, { path, ImproperlyConfigured, type HttpRequest, type AsyncViewsOptions } from 'fastify-async-views'
 import { build, captureLogs } from './helpers.ts'
+import { cli, freePort, ownRedis } from './fixtures/redis/own-redis.ts'
 
 const secretKey = 'x'.repeat(40)
 
@@ -184,4 +185,57 @@ t.test('a plain Fastify route sees the session through Fastify too, and the app 
   await plain.ready()
   t.notOk(plain.hasPlugin('@fastify/secure-session'), 'no session plugin loaded')
   t.notOk(plain.hasPlugin('@fastify/cookie'), 'no cookie plugin loaded')
+})
+
+t.test('store redis: @fastify/session on our ioredis store, <prefix>:session:<id> with a TTL; Redis down is a prompt 503', async (t) => {
+  const server = await ownRedis(t)
+  if (server === undefined) return
+  const logs = captureLogs('fatal')
+  const a = await build(t, { secretKey, sessions: { store: 'redis', redis: { url: `redis://127.0.0.1:${server.port}`, prefix: 'tst' } }, urlpatterns: views }, logs.options)
+  const anonymous = await a.inject('/get/')
+  t.same(anonymous.json(), { data: {}, empty: true })
+  t.equal(cookieOf(anonymous), undefined, 'no cookie for a visitor whose session stays empty')
+  t.equal((await cli(server.port, 'dbsize')).trim(), '0', 'and no key (saveUninitialized: false)')
+
+  const res = await a.inject('/set/?k=a&v=%5B1%2C2%5D')
+  const line = cookieOf(res)!
+  t.match(line, /; Max-Age=1209600; /)
+  t.match(line, /; Path=\/; HttpOnly; SameSite=Lax$/)
+  const id = decodeURIComponent(pair(line).slice('sessionid='.length)).split('.')[0]
+  t.same(JSON.parse(await cli(server.port, 'get', `tst:session:${id}`)), { a: [1, 2] })
+  const ttl = Number(await cli(server.port, 'ttl', `tst:session:${id}`))
+  t.ok(ttl > 1209500 && ttl <= 1209600, `TTL ${ttl} is cookieAge`)
+  t.same((await a.inject({ url: '/get/', headers: { cookie: pair(line) } })).json().data, { a: [1, 2] })
+
+  for (const cookie of ['sessionid=nope', `sessionid=${encodeURIComponent(id + '.forged')}`, 'sessionid=']) {
+    const tampered = await a.inject({ url: '/get/', headers: { cookie } })
+    t.equal(tampered.statusCode, 200, cookie)
+    t.same(tampered.json().data, {}, cookie)
+  }
+
+  const flushed = await a.inject({ url: '/flush/', headers: { cookie: pair(line) } })
+  t.match(cookieOf(flushed), /^sessionid=; Max-Age=0/)
+  t.equal(await cli(server.port, 'exists', `tst:session:${id}`), '0\n', 'flush deletes the key')
+
+  const again = pair(cookieOf(await a.inject('/set/?k=b&v=1'))!)
+  t.equal((await a.inject('/boom/')).statusCode, 500)
+  await server.stop()
+  for (const request of [{ url: '/get/', headers: { cookie: again } }, { url: '/set/' }]) {
+    const started = performance.now()
+    const down = await a.inject(request)
+    const ms = performance.now() - started
+    t.equal(down.statusCode, 503, `${request.url}: 503`)
+    t.equal(down.json().message, 'Session store unavailable')
+    t.ok(ms < 1000, `${request.url}: answered in ${ms.toFixed(0)} ms`)
+  }
+})
+
+t.test('store redis without a server or a Redis layer is refused at register', async (t) => {
+  const a = Fastify()
+  await t.rejects(async () => { await a.register(asyncViews, { secretKey, sessions: { store: 'redis' } }) }, { name: 'ImproperlyConfigured', message: /'redis' needs sessions.redis/ })
+  await a.close()
+  const b = Fastify()
+  const port = await freePort()
+  await t.rejects(async () => { await b.register(asyncViews, { secretKey, sessions: { store: 'redis', redis: { url: `redis://127.0.0.1:${port}` } } }) }, { name: 'ImproperlyConfigured', message: /Redis at .* is unavailable/ })
+  await b.close()
 })

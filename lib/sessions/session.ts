@@ -10,10 +10,6 @@ export interface SessionEngine {
   save (session: Session, request: FastifyRequest, reply: FastifyReply | null): Promise<void> | void
   /** The Set-Cookie value the saved session needs now (for the WebSocket 101), undefined when none. */
   setCookieLine? (session: Session, request: FastifyRequest): string | undefined
-  /** A store key after cycleKey/flush (Redis); the cookie store has none. */
-  newKey? (): string
-  /** Deletes a server-side key (Redis). */
-  destroy? (key: string): Promise<void>
   /** Writes the data to a server-side store now, the cookie waiting for the response (Redis). */
   persist? (session: Session): Promise<void>
 }
@@ -143,10 +139,9 @@ export class Session {
   /** The data, for the engine. */
   get data (): Readonly<Record<string, unknown>> { return this.#data }
 
-  /** The engine's key for the next save, made on demand. */
-  ensureKey (): string {
-    this.#key ??= this.#engine.newKey?.() ?? ''
-    return this.#key
+  /** The store key the engine saved under (after flush or cycleKey). */
+  useKey (key: string): void {
+    this.#key = key
   }
 
   #retireKey (): void {
