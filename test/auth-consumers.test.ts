@@ -3,6 +3,7 @@ import Fastify from 'fastify'
 import WebSocket from 'ws'
 import asyncViews, { path, AsyncJsonWebsocketConsumer, login, logout, getUser, type HttpRequest, type AnyUser, type AuthBackend } from 'fastify-async-views'
 import { Jar, secretKey, userTable, type User } from './auth-helpers.ts'
+import { cli, ownRedis } from './fixtures/redis/own-redis.ts'
 
 interface Opened { ws: WebSocket, setCookie: string[], messages: unknown[], closed: Promise<number> }
 type Outcome = Opened | { status: number }
@@ -168,4 +169,57 @@ t.test('sessions.websocket: false leaves consumers without a session (and allows
   await jar.post(app, '/login/', { username: 'alice', password: 'wonderland' })
   const outcome = await open(port, '/ws/me/', jar.value)
   t.same(outcome, { status: 403 }, 'no session is read for sockets: scope.user is AnonymousUser')
+})
+
+class RedisLate extends AsyncJsonWebsocketConsumer {
+  override async connect () {
+    await this.accept()
+    this.scope.session.set('fromSocket', true)
+    await this.scope.session.save()
+    await this.sendJson({ saved: true })
+  }
+
+  override async receiveJson () {
+    try {
+      await logout(this.scope)
+      await this.sendJson({ loggedOut: true })
+    } catch (error) {
+      await this.sendJson({ error: (error as Error).name })
+    }
+  }
+}
+
+t.test('store redis after accept(): a change that keeps the key is saved; logout ends the session everywhere', async (t) => {
+  const server = await ownRedis(t)
+  if (server === undefined) return
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(asyncViews, {
+    secretKey,
+    sessions: { store: 'redis', redis: { url: `redis://127.0.0.1:${server.port}`, prefix: 'tst' } },
+    auth: { backends: [backend] },
+    urlpatterns: [
+      path('login/', async (request: HttpRequest) => {
+        await login(request, { ...users.get(1)! }, 'memory')
+        return {}
+      }),
+      path('whoami/', async (request: HttpRequest) => ({ id: (request.user as unknown as AnyUser).id, fromSocket: request.session.get('fromSocket') ?? null }))
+    ],
+    websocket: { urlpatterns: [path('ws/', RedisLate.asHandler()), path('ws/me/', Me.asHandler())] }
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as { port: number }).port
+  const jar = new Jar()
+  await jar.post(app, '/login/')
+  const watcher = await open(port, '/ws/me/', jar.value) as Opened
+  const opened = await open(port, '/ws/', jar.value) as Opened
+  t.same(await next(opened), { saved: true })
+  t.same((await jar.get(app, '/whoami/')).json(), { id: 1, fromSocket: true }, 'saved under the same key, seen by HTTP')
+  opened.ws.send('{}')
+  t.same(await next(opened, 2), { loggedOut: true })
+  t.equal(await watcher.closed, 4003, 'the other socket of that login is closed')
+  t.equal((await cli(server.port, 'keys', 'tst:session:*')).trim(), '', 'the session key is gone')
+  t.same((await jar.get(app, '/whoami/')).json(), { id: null, fromSocket: null }, 'the browser is logged out too')
+  opened.ws.close()
+  await opened.closed
 })

@@ -91,6 +91,15 @@ interface FastifySessionObject {
   regenerate (): Promise<void>
 }
 
+function deliverable (request: FastifyRequest): boolean {
+  try {
+    checkCookieDeliverable(request)
+    return true
+  } catch {
+    return false
+  }
+}
+
 function ownSession (request: FastifyRequest): FastifySessionObject {
   return (request as unknown as { session: FastifySessionObject }).session
 }
@@ -129,7 +138,8 @@ class RedisEngine implements SessionEngine {
     if (session.isEmpty()) {
       // Logged out or emptied: the old keys go (everywhere), and the browser's cookie.
       await this.#store.remove([...session.staleKeys.splice(0), ...(session.sessionKey === null ? [] : [session.sessionKey])])
-      if (hadCookie) settings.deliver(serializeCookie(settings.cookieName, '', { path: '/', maxAge: 0, httpOnly: true, sameSite: 'Lax', secure: request.protocol === 'https' }), request, reply)
+      // After a WebSocket's accept() the stale cookie stays in the browser, pointing at nothing.
+      if (hadCookie && (reply !== null || deliverable(request))) settings.deliver(serializeCookie(settings.cookieName, '', { path: '/', maxAge: 0, httpOnly: true, sameSite: 'Lax', secure: request.protocol === 'https' }), request, reply)
       return
     }
     let own = ownSession(request)
