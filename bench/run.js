@@ -6,6 +6,7 @@
 //   node bench/run.js ws              WebSocket consumers vs raw @fastify/websocket (ws.js)
 //   node bench/run.js sync            the sync/async bridge (sync.js)
 //   node bench/run.js redis           cross-process fan-out vs socket.io + redis-adapter (redis.js)
+//   node bench/run.js auth            request.user with the cookie store vs no sessions; the loop during 20 logins (auth.js)
 //   node bench/run.js instructions    the HTTP scenarios in instructions/request under callgrind (not in the default run)
 //
 // Env: BENCH_ROUNDS (5 rounds per side), BENCH_SECONDS (3 s measured),
@@ -31,6 +32,7 @@ const SUITES = {
   ws: () => import('./ws.js'),
   sync: () => import('./sync.js'),
   redis: () => import('./redis.js'),
+  auth: () => import('./auth.js'),
   // Not in the default run: valgrind takes minutes (`node bench/run.js instructions`).
   instructions: () => import('./instructions.js')
 }
