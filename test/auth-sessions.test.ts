@@ -239,3 +239,15 @@ t.test('store redis without a server or a Redis layer is refused at register', a
   await t.rejects(async () => { await b.register(asyncViews, { secretKey, sessions: { store: 'redis', redis: { url: `redis://127.0.0.1:${port}` } } }) }, { name: 'ImproperlyConfigured', message: /Redis at .* is unavailable/ })
   await b.close()
 })
+
+t.test('lib/peers: a missing optional peer names the option and the install command', async (t) => {
+  const { importPeer, registerPeer } = await import('../dist/peers/index.js')
+  await t.rejects(importPeer('@fastify/not-installed-here', 'uploads'), { name: 'ImproperlyConfigured', message: "Option 'uploads' needs the package @fastify/not-installed-here: npm install @fastify/not-installed-here" })
+  const a = Fastify()
+  t.teardown(() => a.close())
+  t.equal(await registerPeer(a, { package: '@fastify/cookie', option: 'csrf' }, {}), 'registered')
+  t.ok(a.hasPlugin('@fastify/cookie'))
+  t.equal(await registerPeer(a, { package: '@fastify/cookie', option: 'csrf' }, {}), 'adopted', 'a second part adopts the first one\'s')
+  await t.rejects(registerPeer(a, { package: '@fastify/cookie', option: 'csrf', checkAdopted: () => 'it signs with another secret' }, {}), { message: /the @fastify\/cookie the app registered does not fit: it signs with another secret/ })
+  await t.rejects(registerPeer(a, { package: '@fastify/session', option: 'sessions', conflicts: ['@fastify/cookie'] }, {}), { message: /registered @fastify\/cookie, which conflicts/ })
+})

@@ -34,7 +34,9 @@ export async function importPeer<M = unknown> (pkg: string, option: string): Pro
     module = await import(pkg) as { default?: unknown }
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code
-    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && messageOf(error).includes(pkg)) {
+    // Loaders (tsx, tap's) may rethrow without the code: the message names the package too.
+    const missing = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /^Cannot find (package|module)/.test(messageOf(error))
+    if (missing && messageOf(error).includes(`'${pkg}'`)) {
       throw new ImproperlyConfigured(`Option '${option}' needs the package ${pkg}: npm install ${pkg}`, { cause: error })
     }
     throw new ImproperlyConfigured(`Option '${option}': could not import ${pkg}: ${messageOf(error)}`, { cause: error })
