@@ -26,7 +26,7 @@ const views = [
   path('big/', async (request: HttpRequest) => { request.session.set('big', 'x'.repeat(5000)); return { ok: true } }),
   path('bad/', async (request: HttpRequest) => {
     const errors: string[] = []
-    for (const [key, value] of [['d', new Date()], ['u', undefined], ['n', NaN], ['m', new Map()], ['cookie', 1], ['sessionId', 'x'], ['f', () => 1], ['b', 10n]] as Array<[string, unknown]>) {
+    for (const [key, value] of [['d', new Date()], ['u', undefined], ['n', NaN], ['m', new Map()], ['cookie', 1], ['sessionId', 'x'], ['f', () => 1], ['b', 10n], ['h', Object.assign(new Array(3), { 0: 1, 2: 3 })], ['z', { a: -0 }], ['c', new (class Point { x = 1 })()]] as Array<[string, unknown]>) {
       try { request.session.set(key, value) } catch (error) { errors.push(`${key}:${(error as Error).name}`) }
     }
     return { errors, empty: request.session.isEmpty() }
@@ -88,7 +88,7 @@ t.test('secretKey fallbacks still read old cookies; new ones use the current key
 t.test('values must round-trip through JSON; cookie and sessionId are reserved', async (t) => {
   const a = await app(t)
   const res = await a.inject('/bad/')
-  t.same(res.json(), { errors: ['d:TypeError', 'u:TypeError', 'n:TypeError', 'm:TypeError', 'cookie:TypeError', 'sessionId:TypeError', 'f:TypeError', 'b:TypeError'], empty: true })
+  t.same(res.json(), { errors: ['d:TypeError', 'u:TypeError', 'n:TypeError', 'm:TypeError', 'cookie:TypeError', 'sessionId:TypeError', 'f:TypeError', 'b:TypeError', 'h:TypeError', 'z:TypeError', 'c:TypeError'], empty: true })
 })
 
 t.test('a 500 saves nothing', async (t) => {

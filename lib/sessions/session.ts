@@ -166,7 +166,11 @@ export function isJson (value: unknown, depth: number): boolean {
       return Number.isFinite(value) && !Object.is(value, -0)
     case 'object': {
       if (value === null) return true
-      if (Array.isArray(value)) return value.every((item) => isJson(item, depth + 1))
+      if (Array.isArray(value)) {
+        // A hole would come back as null, an extra property not at all.
+        if (Object.keys(value).length !== value.length) return false
+        return value.every((item) => isJson(item, depth + 1))
+      }
       const proto: unknown = Object.getPrototypeOf(value)
       if (proto !== Object.prototype && proto !== null) return false
       if (Object.getOwnPropertySymbols(value).length > 0) return false
