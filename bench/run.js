@@ -6,6 +6,7 @@
 //   node bench/run.js ws              WebSocket consumers vs raw @fastify/websocket (ws.js)
 //   node bench/run.js sync            the sync/async bridge (sync.js)
 //   node bench/run.js redis           cross-process fan-out vs socket.io + redis-adapter (redis.js)
+//   node bench/run.js auth            request.user with the cookie store vs no sessions; the loop during 20 logins (auth.js)
 //   node bench/run.js instructions    the HTTP scenarios in instructions/request under callgrind (not in the default run)
 //   node bench/run.js ws-50k          50,000 idle WebSockets in one process, then one fan-out to all (ws-50k.js; not in the default run)
 //
@@ -32,6 +33,7 @@ const SUITES = {
   ws: () => import('./ws.js'),
   sync: () => import('./sync.js'),
   redis: () => import('./redis.js'),
+  auth: () => import('./auth.js'),
   // Not in the default run: valgrind takes minutes (`node bench/run.js instructions`).
   instructions: () => import('./instructions.js'),
   // Not in the default run: 50,000 sockets per side, minutes and GBs (`node bench/run.js ws-50k`).

@@ -94,6 +94,19 @@ export class TemplateSyntaxError extends AsyncViewsError {
   constructor (message: string, options?: ErrorOptions) { super('FAV_TEMPLATE_SYNTAX_ERROR', message, options) }
 }
 
+/** A session that cannot do what was asked (a new cookie after the WebSocket 101, a store error). */
+export class SessionError extends AsyncViewsError {
+  constructor (message: string, options?: ErrorOptions) { super('FAV_SESSION_ERROR', message, options) }
+}
+
+/** The session store (Redis) did not answer: a 503. */
+export class SessionStoreUnavailable extends AsyncViewsError {
+  readonly statusCode = 503
+  /** Its message is safe to send (the 503 body says what is down). */
+  readonly expose = true
+  constructor (message: string, options?: ErrorOptions) { super('FAV_SESSION_STORE_UNAVAILABLE', message, options) }
+}
+
 for (const [code, Cls] of [
   ['FAV_IMPROPERLY_CONFIGURED', ImproperlyConfigured],
   ['FAV_NO_REVERSE_MATCH', NoReverseMatch],
@@ -104,7 +117,9 @@ for (const [code, Cls] of [
   ['FAV_REQUEST_DATA_TOO_BIG', RequestDataTooBig],
   ['FAV_MULTIPART_PARSER_ERROR', MultiPartParserError],
   ['FAV_TEMPLATE_DOES_NOT_EXIST', TemplateDoesNotExist],
-  ['FAV_TEMPLATE_SYNTAX_ERROR', TemplateSyntaxError]
+  ['FAV_TEMPLATE_SYNTAX_ERROR', TemplateSyntaxError],
+  ['FAV_SESSION_ERROR', SessionError],
+  ['FAV_SESSION_STORE_UNAVAILABLE', SessionStoreUnavailable]
 ] as const) byCode.set(code, Cls as unknown as CodedErrorClass)
 
 // URLs and views
@@ -166,6 +181,14 @@ export const ERR_SYNC_WORKER_EXITED = createError('FAV_SYNC_WORKER_EXITED', Erro
 export const ERR_SYNC_REQUEST_FINISHED = createError('FAV_SYNC_REQUEST_FINISHED', Error)
 /** A bridge call dropped by its AbortSignal (`name` is 'AbortError', as the platform's). */
 export const ERR_SYNC_ABORTED = createError('FAV_SYNC_ABORTED', Error)
+
+// Sessions and auth
+export const ERR_SESSION_VALUE = createError('FAV_SESSION_VALUE', TypeError)
+export const ERR_SESSION_TOO_BIG = createError('FAV_SESSION_TOO_BIG', Error)
+export const ERR_NO_SESSIONS = createError('FAV_NO_SESSIONS', Error)
+export const ERR_NO_AUTH = createError('FAV_NO_AUTH', Error)
+export const ERR_UNKNOWN_BACKEND = createError('FAV_UNKNOWN_AUTH_BACKEND', TypeError)
+export const ERR_INVALID_PASSWORD_HASH = createError('FAV_INVALID_PASSWORD_HASH', TypeError)
 
 // Test helpers
 export const ERR_COMMUNICATOR_STATE = createError('FAV_COMMUNICATOR_STATE', Error)

@@ -15,6 +15,9 @@ import { secretKeys } from './csrf/secret.js'
 import { templatesSettings, type TemplatesOptions } from './templates/options.js'
 import type { URLConf } from './urls/patterns.js'
 import { uploadLimits, type UploadsOptions } from './uploads/index.js'
+import { checkAuthOptions, type AuthOptions } from './auth/plugin-part.js'
+import { checkSessionsOptions, type SessionsOptions } from './sessions/plugin-part.js'
+import { checkSecretKey } from './sessions/secret-key.js'
 
 /** Options of `app.register(asyncViews, options)`. */
 export interface AsyncViewsOptions {
@@ -42,15 +45,19 @@ export interface AsyncViewsOptions {
   prefix?: string
   /** Multipart bodies into `request.POST` and `request.FILES` (needs `@fastify/multipart`). */
   uploads?: UploadsOptions
-  /** Django's SECRET_KEY, then SECRET_KEY_FALLBACKS (verify only): 32+ characters. Needed by `csrf`. */
-  secretKey?: string | string[]
   /** Django's CsrfViewMiddleware on unsafe requests (`true` for the defaults). */
   csrf?: boolean | CsrfOptions
   /** Templates (nunjucks through @fastify/view): `render()`, `TemplateResponse`. */
   templates?: TemplatesOptions
+  /** Django's SECRET_KEY (32+ characters), or `[current, ...fallbacks]` (SECRET_KEY_FALLBACKS: verify only). */
+  secretKey?: string | readonly string[]
+  /** `request.session` and `scope.session` (needs `secretKey`). */
+  sessions?: SessionsOptions
+  /** `request.user`, login and logout (needs `sessions`). */
+  auth?: AuthOptions
 }
 
-const KNOWN = new Set(['urlpatterns', 'urlconf', 'middleware', 'appendSlash', 'debug', 'handler400', 'handler403', 'handler404', 'handler500', 'websocket', 'channelLayer', 'sync', 'prefix', 'logLevel', 'logSerializers', 'secretKey', 'csrf', 'templates', 'uploads'])
+const KNOWN = new Set(['urlpatterns', 'urlconf', 'middleware', 'appendSlash', 'debug', 'handler400', 'handler403', 'handler404', 'handler500', 'websocket', 'channelLayer', 'sync', 'prefix', 'logLevel', 'logSerializers', 'secretKey', 'sessions', 'auth', 'csrf', 'templates', 'uploads'])
 
 export function checkOptions (options: AsyncViewsOptions): void {
   if (options === null || typeof options !== 'object') throw new ImproperlyConfigured('options must be an object')
@@ -84,9 +91,23 @@ export function checkOptions (options: AsyncViewsOptions): void {
   checkWebsocketOptions(options.websocket)
   checkLayerOption(options.channelLayer)
   if (options.uploads !== undefined) uploadLimits(options.uploads)
-  if (options.secretKey !== undefined) secretKeys(options.secretKey, 'secretKey')
   if (csrfSettings(options.csrf) !== undefined) secretKeys(options.secretKey, 'csrf')
   templatesSettings(options.templates)
+  checkAuthSessionOptions(options)
+}
+
+// secretKey, sessions, auth (issue 17).
+function checkAuthSessionOptions (options: AsyncViewsOptions): void {
+  if (options.secretKey !== undefined) checkSecretKey(options.secretKey)
+  checkSessionsOptions(options.sessions, options.secretKey !== undefined)
+  checkAuthOptions(options.auth, options.sessions !== undefined)
+  const layer = options.channelLayer as { backend?: string } | undefined
+  if (options.sessions?.store === 'redis' && options.sessions.redis === undefined && (layer === undefined || isLayer(layer) || layer.backend !== 'redis')) {
+    throw new ImproperlyConfigured("Option 'sessions.store': 'redis' needs sessions.redis ({ url, prefix }) or channelLayer: { backend: 'redis' }")
+  }
+  if (options.sessions !== undefined && options.sessions.websocket !== false && options.websocket?.allowedOrigins?.includes('*') === true) {
+    throw new ImproperlyConfigured("Option 'websocket.allowedOrigins': '*' is refused while sessions.websocket is on (cross-site WebSocket hijacking: any site could act as the logged-in user); list the origins, or set sessions.websocket: false")
+  }
 }
 
 export function isLayer (value: unknown): value is ChannelLayer {

@@ -21,6 +21,7 @@ import { checkOptions, isLayer, type AsyncViewsOptions, type ChannelLayerConfig 
 import { addRoute, appendSlashRedirect, installNotFound, resolveUrl } from './view-routes.js'
 import { setupUploads } from './uploads/index.js'
 import { setupCsrfAndTemplates } from './templates/setup.js'
+import { installAuthSessions } from './auth/setup.js'
 
 export type { AsyncViewsOptions, ChannelLayerConfig } from './options.js'
 
@@ -62,6 +63,7 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
   layer.log ??= app.log
   // Consumers close (in preClose, disconnect awaited) before the layer does.
   app.addHook('onClose', async () => { await layer.close() })
+  await installAuthSessions(app, options, layerRedisOf(options.channelLayer))
 
   let websocket: { routes: RouteGroup[], runtime: WebsocketRuntime, allowedOrigins: string[] | undefined } | undefined
   if (options.websocket !== undefined) {
@@ -164,6 +166,12 @@ async function createLayer (option: ChannelLayer | ChannelLayerConfig | undefine
     throw new ImproperlyConfigured(`Option 'channelLayer': ${messageOf(error)}`, { cause: error })
   }
   throw new ImproperlyConfigured(`Option 'channelLayer.backend' must be 'memory' or 'redis' (got ${JSON.stringify(backend)})`)
+}
+
+/** The Redis server and prefix of a `channelLayer: { backend: 'redis' }` option (the Redis session store's default). */
+function layerRedisOf (option: AsyncViewsOptions['channelLayer']): { url?: string, prefix?: string } | undefined {
+  if (option === undefined || isLayer(option) || option.backend !== 'redis') return undefined
+  return { url: (option as { url?: string }).url, prefix: (option as { prefix?: string }).prefix }
 }
 
 declare module 'fastify' {

@@ -40,3 +40,21 @@ export const kEarly = Symbol('fastify-async-views.ws.early')
 export const kHandlers = Symbol('fastify-async-views.handlers')
 /** A layer's push fast path for local receivers. */
 export const kSubscribe = Symbol.for('fastify-async-views.layer.subscribe')
+
+// Sessions and auth
+/** A FastifyRequest's Django-style session (set by the sessions hook). */
+export const kSession = Symbol('fastify-async-views.session')
+/** The app's user loader (on the Fastify instance), for `await request.auser()`. */
+export const kLoadUser = Symbol('fastify-async-views.loadUser')
+/** The app's auth runtime (backends, URLs), on the Fastify instance. */
+export const kAuth = Symbol('fastify-async-views.auth')
+/** The app's session runtime, on the Fastify instance. */
+export const kSessions = Symbol('fastify-async-views.sessions')
+/** Set by the CSRF part on a request: rotates its secret (login() calls it). */
+export const kRotateCsrf = Symbol('fastify-async-views.rotateCsrf')
+/** The backend a user came from (non-enumerable, on the user object). */
+export const kUserBackend = Symbol('fastify-async-views.userBackend')
+/** On a WebSocket's upgrade FastifyRequest: puts a Set-Cookie line on the 101, or throws after accept(). */
+export const kSocketCookie = Symbol('fastify-async-views.socketCookie')
+/** Set-Cookie lines waiting for the 101 (on the raw upgrade request). */
+export const kUpgradeCookies = Symbol('fastify-async-views.ws.cookies')

@@ -4,7 +4,9 @@ import { AsyncConsumer, AsyncWebsocketConsumer, type ConnectionControl, type Con
 import { DenyConnection, StopConsumer } from './exceptions.js'
 import { handshakeHeaderLines, type HandshakeHeaders } from './handshake.js'
 import type { ChannelLayer, LayerMessage, LocalReceiver } from './layer.js'
-import { kConsumerConnection, kSocketConnection, kSubscribe } from '../symbols.js'
+import { kConsumerConnection, kSession, kSocketConnection, kSubscribe } from '../symbols.js'
+import { LOGIN_ID_KEY } from '../auth/core.js'
+import type { Session } from '../sessions/session.js'
 import { sendFrame, textFrame, wsErrorCloseCode } from '../compat.js'
 import { Queue } from '../waiting.js'
 import { Scope } from './scope.js'
@@ -72,6 +74,8 @@ export class Connection implements LocalReceiver, ConnectionControl {
   readonly #layer: ChannelLayer
   /** The connection's thread-sensitive context, made once the app uses the bridge. */
   #syncContext: SyncContext | undefined
+  /** `auth.login.<id>` of the session's login, if any. */
+  #authGroup: string | undefined
 
   private constructor (handler: ConsumerHandler, request: FastifyRequest, urlRoute: Scope['urlRoute'], layer: ChannelLayer, onFinished: ((connection: Connection) => void) | undefined) {
     const Consumer = handler.consumerClass
@@ -112,6 +116,12 @@ export class Connection implements LocalReceiver, ConnectionControl {
       consumer.channelName = await layer.newChannel()
       this.#unsubscribe = subscribe(layer, consumer.channelName, this)
       for (const group of consumer.groups) await layer.groupAdd(group, consumer.channelName)
+      // A logged-in user's consumers hear logout() from any process (close 4003).
+      const loginId = (this.request as { [kSession]?: Session })[kSession]?.get(LOGIN_ID_KEY)
+      if (typeof loginId === 'string') {
+        this.#authGroup = `auth.login.${loginId}`
+        await layer.groupAdd(this.#authGroup, consumer.channelName)
+      }
     } catch (error) {
       this.#report('error', error, `${consumer.constructor.name} could not ${consumer.channelName === undefined ? 'get a channel' : 'join its groups'}; the handshake is refused (500)`)
       this.#refuse(500, 1011)
@@ -391,6 +401,7 @@ export class Connection implements LocalReceiver, ConnectionControl {
       // As in Channels, layer messages of these types are handled as the client's own would be.
       if (item.type === 'websocket.receive') return this.#layerFrame(item)
       if (item.type === 'websocket.disconnect') return this.#layerDisconnect(item)
+      if (item.type === 'auth.logout' && this.#authGroup !== undefined) return this.close(4003)
       return consumer.dispatch(item)
     }
     if (item.kind === 'frame') {
@@ -480,7 +491,8 @@ export class Connection implements LocalReceiver, ConnectionControl {
     }
     this.#phase = undefined
     // Without a channel (the layer gave none) there is no membership to leave.
-    for (const group of consumer.channelName === undefined ? [] : consumer.groups) {
+    const groups = this.#authGroup === undefined ? consumer.groups : [...consumer.groups, this.#authGroup]
+    for (const group of consumer.channelName === undefined ? [] : groups) {
       try {
         await this.#layer.groupDiscard(group, consumer.channelName)
       } catch (error) {

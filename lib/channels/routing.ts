@@ -11,7 +11,8 @@ import { malformedHandshake } from './handshake.js'
 import type { ChannelLayer } from './layer.js'
 import type { Scope } from './scope.js'
 import { originChecker } from './origins.js'
-import { kCloseCode, kEarly, kSubprotocol, kUpgradeConnection, kUpgradeHeaders } from '../symbols.js'
+import { kCloseCode, kEarly, kSession, kSocketCookie, kSubprotocol, kUpgradeConnection, kUpgradeCookies, kUpgradeHeaders } from '../symbols.js'
+import { SessionError } from '../errors.js'
 import { PROBLEM_TYPE, problemBody } from '../http/problems.js'
 
 /** The `websocket` option. */
@@ -31,7 +32,7 @@ export interface WebsocketOptions {
 // Set on the raw upgrade request: the consumer's runtime, the chosen subprotocol,
 // and the close code a refused consumer gave (read by the in-process test communicator).
 
-type RawUpgrade = FastifyRequest['raw'] & { [kUpgradeConnection]?: Connection, [kSubprotocol]?: string | null, [kCloseCode]?: number, [kUpgradeHeaders]?: string[] }
+type RawUpgrade = FastifyRequest['raw'] & { [kUpgradeConnection]?: Connection, [kSubprotocol]?: string | null, [kCloseCode]?: number, [kUpgradeHeaders]?: string[], [kUpgradeCookies]?: string[] }
 
 type EarlySocket = NonNullable<FastifyRequest['raw']['socket']> & { [kEarly]?: Connection }
 
@@ -93,6 +94,26 @@ async function settles (promise: Promise<unknown>, ms: number): Promise<boolean>
 function addAcceptHeaders (headers: string[], request: RawUpgrade): void {
   const extra = request[kUpgradeHeaders]
   if (extra !== undefined) headers.push(...extra)
+  const cookies = request[kUpgradeCookies]
+  if (cookies !== undefined) for (const line of cookies) headers.push(`Set-Cookie: ${line}`)
+}
+
+/**
+ * A session cookie set during connect() rides on the 101; once accept() was
+ * called the handshake's headers are fixed (TRAPS 39): a SessionError, where
+ * Channels loses the change silently.
+ */
+function allowSessionCookie (req: FastifyRequest, raw: RawUpgrade, connection: () => Connection | undefined): void {
+  (req as { [kSocketCookie]?: (line: string | null) => void })[kSocketCookie] = (line) => {
+    if (connection()?.state !== 'connecting') throw new SessionError('This session change needs a new cookie, and the WebSocket was accepted (its 101 is sent): log in or change a cookie-store session before accept()')
+    if (line === null) return
+    const lines = raw[kUpgradeCookies] ??= []
+    // One session cookie: the last one set wins.
+    const name = line.slice(0, line.indexOf('='))
+    const i = lines.findIndex((l) => l.startsWith(name + '='))
+    if (i === -1) lines.push(line)
+    else lines[i] = line
+  }
 }
 
 /** Registers @fastify/websocket (unless the app has it) with options that suit consumers. */
@@ -197,6 +218,7 @@ export function websocketRoute (group: RouteGroup, layer: () => ChannelLayer, ru
       return
     }
     const raw = req.raw as RawUpgrade
+    if ((req as { [kSession]?: unknown })[kSession] !== undefined) allowSessionCookie(req, raw, () => connection)
     // (Its end always comes later: the start awaits the layer first.)
     const connection = Connection.start(found.handler, req, urlRouteOf(found.args, found.kwargs), layer(), forget)
     runtime.connections.add(connection)

@@ -3,6 +3,9 @@ import { RequestHeaders } from '../http/headers.js'
 import { QueryDict } from '../http/querydict.js'
 import { parseCookies } from '../http/cookies.js'
 import { decodedPath, type RequestUser } from '../http/request.js'
+import { ERR_NO_SESSIONS } from '../errors.js'
+import { kSession } from '../symbols.js'
+import type { Session } from '../sessions/session.js'
 
 /**
  * Channels' `scope` for a WebSocket connection. Members are computed when
@@ -79,7 +82,14 @@ export class Scope<K = Record<string, unknown>> {
     return String(header).split(',').map((p) => p.trim()).filter((p) => p !== '')
   }
 
-  /** Whatever Fastify hooks put on the upgrade request as `user`. */
+  /** The HTTP side's session (option `sessions`), loaded before connect(). Changes need `await scope.session.save()`. */
+  get session (): Session {
+    const session = (this.request as { [kSession]?: Session })[kSession]
+    if (session === undefined) throw new ERR_NO_SESSIONS('scope.session needs the option `sessions` (with sessions.websocket on)')
+    return session
+  }
+
+  /** The user (option `auth`: loaded before connect()), or whatever Fastify hooks put on the upgrade request as `user`. */
   get user (): RequestUser {
     return (this.request as { user?: unknown }).user as RequestUser
   }

@@ -107,7 +107,8 @@ export class ErrorPolicy {
     const code = read(error, 'code')
     const extra: Record<string, unknown> = typeof code === 'string' ? { code } : {}
     if (this.debug) Object.assign(extra, debugDetails(error))
-    return reply.send(problemBody(status, status >= 500 && !this.debug ? undefined : messageOf(error), extra))
+    // A 5xx's message stays private unless the error says it is safe (`expose`, as http-errors has it).
+    return reply.send(problemBody(status, status >= 500 && !this.debug && read(error, 'expose') !== true ? undefined : messageOf(error), extra))
   }
 
   /** Logs an error at the level Fastify would; a failing logger changes nothing. */

@@ -8,8 +8,10 @@ import { parseCookies } from './cookies.js'
 import { BadRequest } from './exceptions.js'
 import { disallowedHost, isValidHost } from './host.js'
 import { iriToUri, urljoin, urlsplit } from '../urls/iri.js'
-import { kMatchData, kRawBody, kReply, kUploads } from '../symbols.js'
+import { kLoadUser, kMatchData, kRawBody, kReply, kSession, kUploads } from '../symbols.js'
 import { FileDict, type ParsedForm } from './files.js'
+import type { RequestSession } from './session-api.js'
+import { ERR_NO_SESSIONS } from '../errors.js'
 import { trustsForwardedProto } from '../compat.js'
 
 /** What the plugin knows about the app when it builds a request. */
@@ -237,13 +239,27 @@ export class HttpRequest {
     return this.#controller.signal
   }
 
-  /** The user middleware or a Fastify hook attached (shared with the FastifyRequest). */
+  /** The user (option `auth`: a backend's user or AnonymousUser), or what a middleware or Fastify hook attached. */
   get user (): RequestUser {
     return (this.fastify as { user?: unknown }).user as RequestUser
   }
 
   set user (value: RequestUser) {
     (this.fastify as { user?: unknown }).user = value
+  }
+
+  /** Django's `request.session` (option `sessions`). */
+  get session (): RequestSession {
+    const session = (this.fastify as { [kSession]?: RequestSession })[kSession]
+    if (session === undefined) throw new ERR_NO_SESSIONS('request.session needs the option `sessions` (and `secretKey`)')
+    return session
+  }
+
+  /** Reloads `request.user` from the session (Django's `await request.auser()`). */
+  async auser (): Promise<RequestUser> {
+    const load = (this.fastify.server as { [kLoadUser]?: (request: FastifyRequest) => Promise<unknown> })[kLoadUser]
+    if (load !== undefined) await load(this.fastify)
+    return this.user
   }
 
   /** The app's channel layer (`request.channelLayer.groupSend(...)`). */
