@@ -52,6 +52,8 @@ export const kAuth = Symbol('fastify-async-views.auth')
 export const kSessions = Symbol('fastify-async-views.sessions')
 /** Set by the CSRF part on a request: rotates its secret (login() calls it). */
 export const kRotateCsrf = Symbol('fastify-async-views.rotateCsrf')
+/** The templates part's render(), for LoginView/LogoutView (which sit below it). */
+export const kRender = Symbol('fastify-async-views.render')
 /** The backend a user came from (non-enumerable, on the user object). */
 export const kUserBackend = Symbol('fastify-async-views.userBackend')
 /** On a WebSocket's upgrade FastifyRequest: puts a Set-Cookie line on the 101, or throws after accept(). */

@@ -134,7 +134,8 @@ export async function login<U extends BaseUser> (target: AuthTarget, user: U, ba
   session.set(BACKEND_SESSION_KEY, chosen.name)
   session.set(HASH_SESSION_KEY, hash)
   session.set(LOGIN_ID_KEY, randomBytes(16).toString('hex'))
-  ;(request as { [kRotateCsrf]?: () => void })[kRotateCsrf]?.()
+  // Django's rotate_token, when the app has `csrf` (an HTTP login only: a 101 sets no CSRF cookie).
+  if ('fastify' in target) (request.server as { [kRotateCsrf]?: (request: HttpRequest) => void })[kRotateCsrf]?.(target)
   setUser(request, markUser(user, chosen.name))
   if ((request as { ws?: boolean }).ws === true) await session.save()
 }

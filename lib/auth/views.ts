@@ -1,6 +1,6 @@
-// Django's LoginView and LogoutView. Templates are rendered through a
-// `render(request, name, context, { status })` function (the templates part's
-// `render`); without one, a minimal built-in page stands in.
+// Django's LoginView and LogoutView. Templates are rendered by the `templates`
+// option's render() (or one given to asView({ render })); without either, a
+// minimal built-in page stands in.
 import type { HttpRequest } from '../http/request.js'
 import { HttpResponse, HttpResponseRedirect } from '../http/response.js'
 import type { ViewResult } from '../http/view-types.js'
@@ -8,6 +8,7 @@ import { View } from '../views/view.js'
 import { authOf, authenticate, login, logout } from './core.js'
 import { isSafeUrl } from './safe-url.js'
 import { userOf } from './decorators.js'
+import { kRender } from '../symbols.js'
 
 /** Renders a template to a response (the signature of the templates part's `render`). */
 export type TemplateRenderer = (request: HttpRequest, name: string, context: Record<string, unknown>, options?: { status?: number }) => Promise<HttpResponse> | HttpResponse
@@ -55,7 +56,8 @@ export class LoginView extends View {
 
   async renderForm (request: HttpRequest, errors: string[], status: number): Promise<HttpResponse> {
     const context = { form: { errors, username: request.POST.get('username') ?? '' }, next: safeNext(request, this.redirectFieldName), redirectFieldName: this.redirectFieldName }
-    if (this.render !== undefined) return await this.render(request, this.templateName, context, { status })
+    const render = rendererOf(this.render, request)
+    if (render !== undefined) return await render(request, this.templateName, context, { status })
     const list = errors.map((e) => `<li>${escape(e)}</li>`).join('')
     return new HttpResponse(`<!doctype html><title>Log in</title><form method="post">${list === '' ? '' : `<ul class="errorlist">${list}</ul>`}` +
       `<input name="username" value="${escape(context.form.username)}" autocomplete="username"><input name="password" type="password" autocomplete="current-password">` +
@@ -75,7 +77,13 @@ export class LogoutView extends View {
     const next = safeNext(request, this.redirectFieldName)
     if (next !== '') return new HttpResponseRedirect(next)
     if (this.nextPage !== undefined) return new HttpResponseRedirect(this.nextPage)
-    if (this.render !== undefined) return await this.render(request, this.templateName, {})
+    const render = rendererOf(this.render, request)
+    if (render !== undefined) return await render(request, this.templateName, {})
     return new HttpResponse('<!doctype html><title>Logged out</title><p>Logged out.</p>', { contentType: 'text/html; charset=utf-8' })
   }
+}
+
+/** The view's own renderer, else the `templates` option's render(), else none (the built-in page). */
+function rendererOf (own: TemplateRenderer | undefined, request: HttpRequest): TemplateRenderer | undefined {
+  return own ?? (request.fastify.server as { [kRender]?: TemplateRenderer })[kRender]
 }

@@ -2,12 +2,12 @@ import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyReque
 import { ImproperlyConfigured } from '../errors.js'
 import type { HttpRequest } from '../http/request.js'
 import type { HttpResponse } from '../http/response.js'
-import { kCsrf, kCsrfCandidate } from '../symbols.js'
+import { kCsrf, kCsrfCandidate, kRotateCsrf } from '../symbols.js'
 import { checkView } from './check.js'
 import type { CsrfSettings } from './options.js'
 import { loadPeer } from './peer.js'
 import { deriveKey, secretKeys } from './secret.js'
-import { CSRF_COOKIE_AGE, type CsrfState } from './token.js'
+import { CSRF_COOKIE_AGE, rotateToken, type CsrfState } from './token.js'
 
 /** The HttpOnly, signed cookie holding the secret (the readable one holds a token). */
 export const SECRET_COOKIE = 'csrfsecret'
@@ -59,6 +59,8 @@ export async function installCsrf (app: FastifyInstance, settings: CsrfSettings,
   })
   const state = settings.useSessions ? sessionState(app, settings) : cookieState(app, settings)
   app.decorate(kCsrf, state)
+  // login() (lib/auth, below this layer) rotates the secret through this door.
+  app.decorate(kRotateCsrf, rotateToken)
   return function CsrfViewMiddleware (getResponse) {
     const middleware = (request: HttpRequest): Promise<HttpResponse> => getResponse(request)
     middleware.processView = (request: HttpRequest, view: unknown) => checkView(state, request, view)

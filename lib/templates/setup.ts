@@ -3,6 +3,8 @@ import { installCsrf, type CsrfMiddleware } from '../csrf/install.js'
 import { csrfSettings } from '../csrf/options.js'
 import { installTemplates } from './engine.js'
 import { templatesSettings } from './options.js'
+import { render } from './render.js'
+import { kRender } from '../symbols.js'
 
 /** The options this part reads (see AsyncViewsOptions). */
 export interface CsrfTemplatesOptions {
@@ -20,6 +22,10 @@ export async function setupCsrfAndTemplates (app: FastifyInstance, options: Csrf
   const csrf = csrfSettings(options.csrf)
   const templates = templatesSettings(options.templates)
   const middleware = csrf === undefined ? undefined : await installCsrf(app, csrf, options.secretKey)
-  if (templates !== undefined) await installTemplates(app, templates, debug, csrf?.fieldName ?? 'csrfmiddlewaretoken')
+  if (templates !== undefined) {
+    await installTemplates(app, templates, debug, csrf?.fieldName ?? 'csrfmiddlewaretoken')
+    // LoginView/LogoutView (lib/auth, below this layer) render through this door.
+    app.decorate(kRender, render)
+  }
   return middleware
 }
