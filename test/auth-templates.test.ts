@@ -185,8 +185,8 @@ t.test('bad templates options fail register', async (t) => {
 })
 
 t.test('a missing optional peer names the package to install', async (t) => {
-  const { loadPeer } = await import('../dist/csrf/peer.js')
-  const error = await loadPeer('@fastify/not-installed-peer', 'templates').then(() => undefined, (e: unknown) => e)
+  const { importPeer } = await import('../dist/peers/index.js')
+  const error = await importPeer('@fastify/not-installed-peer', 'templates').then(() => undefined, (e: unknown) => e)
   t.ok(error instanceof ImproperlyConfigured)
   t.equal((error as Error).message, "Option 'templates' needs the package @fastify/not-installed-peer: npm install @fastify/not-installed-peer")
 })

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import asyncViews, { path, syncView, closeSyncBridge, Http404, ImproperlyConfigured, HttpResponse, JsonResponse, UploadedFile, type AsyncViewsOptions, type HttpRequest, type Middleware } from 'fastify-async-views'
-import { importPeer, markMultipart } from '../dist/uploads/index.js'
+import { markMultipart } from '../dist/uploads/index.js'
+import { importPeer } from '../dist/peers/index.js'
 import { sleep } from './helpers.ts'
 
 // Imported untyped: @fastify/multipart's `declare module 'fastify'` would change

@@ -5,7 +5,7 @@ import type { HttpResponse } from '../http/response.js'
 import { kCsrf, kCsrfCandidate, kRotateCsrf } from '../symbols.js'
 import { checkView } from './check.js'
 import type { CsrfSettings } from './options.js'
-import { loadPeer } from './peer.js'
+import { importPeer } from '../peers/index.js'
 import { deriveKey, secretKeys } from './secret.js'
 import { CSRF_COOKIE_AGE, rotateToken, type CsrfState } from './token.js'
 
@@ -42,12 +42,12 @@ export async function installCsrf (app: FastifyInstance, settings: CsrfSettings,
   }
   // The token cookie needs @fastify/cookie in either case; the signed secret cookie needs its secret.
   if (!app.hasPlugin('@fastify/cookie')) {
-    const cookie = await loadPeer<FastifyPluginCallback<{ secret: Buffer[] }>>('@fastify/cookie', 'csrf')
+    const cookie = await importPeer<FastifyPluginCallback<{ secret: Buffer[] }>>('@fastify/cookie', 'csrf')
     await app.register(cookie, { secret: keys.map((key) => deriveKey(key, 'csrf cookie signing')) })
   } else if (!settings.useSessions && !app.hasReplyDecorator('unsignCookie')) {
     throw new ImproperlyConfigured("Option 'csrf': the @fastify/cookie registered before fastify-async-views has no 'secret', which the signed csrfsecret cookie needs; give it one, or let the plugin register it")
   }
-  const protection = await loadPeer<FastifyPluginCallback<Record<string, unknown>>>('@fastify/csrf-protection', 'csrf')
+  const protection = await importPeer<FastifyPluginCallback<Record<string, unknown>>>('@fastify/csrf-protection', 'csrf')
   await app.register(protection, {
     cookieKey: SECRET_COOKIE,
     cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, signed: true, secure: 'auto', maxAge: CSRF_COOKIE_AGE },

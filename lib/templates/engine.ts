@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import { ImproperlyConfigured } from '../errors.js'
 import type { HttpRequest } from '../http/request.js'
 import { kTemplates } from '../symbols.js'
-import { loadPeer } from '../csrf/peer.js'
+import { importPeer } from '../peers/index.js'
 import type { TemplatesOptions } from './options.js'
 
 /** Renders a template by name with a context: @fastify/view's `app.view()`. */
@@ -44,8 +44,8 @@ export async function installTemplates (app: FastifyInstance, options: Templates
   } else {
     if (options.dirs === undefined) throw new ImproperlyConfigured("Option 'templates.dirs' is required: the directories holding the templates")
     const [view, nunjucks] = await Promise.all([
-      loadPeer<FastifyPluginCallback<Record<string, unknown>>>('@fastify/view', 'templates'),
-      loadPeer<NunjucksModule>('nunjucks', 'templates')
+      importPeer<FastifyPluginCallback<Record<string, unknown>>>('@fastify/view', 'templates'),
+      importPeer<NunjucksModule>('nunjucks', 'templates')
     ])
     const dirs = [options.dirs].flat().map((dir) => resolve(dir))
     await app.register(view, {

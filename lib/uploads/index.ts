@@ -8,11 +8,10 @@ import { describe } from '../describe.js'
 import { ImproperlyConfigured } from '../errors.js'
 import { kUploads } from '../symbols.js'
 import { uploadLimits, type UploadLimits } from './options.js'
-import { importPeer } from './peer.js'
+import { importPeer } from '../peers/index.js'
 import { Spool, spoolForm, type MultipartRequest } from './spool.js'
 
 export type { UploadsOptions, UploadLimits } from './options.js'
-export { importPeer } from './peer.js'
 export { uploadLimits } from './options.js'
 
 /** What the view routes' context adds: @fastify/multipart's parser and the spooling hook. */
