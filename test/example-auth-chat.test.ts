@@ -84,6 +84,26 @@ t.test('login with CSRF, safe next, rooms and sockets for logged-in users only',
   await t.resolves(waitFor(() => messages.some((m) => m.type === 'chat.message')))
   t.match(messages.find((m) => m.type === 'chat.message'), { user: 'alice', text: 'hi' }, 'signed with the session user, not what the client says')
 
+  // A multipart form's csrfmiddlewaretoken counts (uploads fill request.POST before the check).
+  const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64, 1)])
+  const upload = (fields: Record<string, string>) => {
+    const body = new FormData()
+    for (const [k, v] of Object.entries(fields)) body.append(k, v)
+    body.append('avatar', new Blob([png], { type: 'image/png' }), 'me.png')
+    return alice.request('/avatar/', { method: 'POST', body })
+  }
+  t.equal((await upload({})).status, 403, 'an upload without a token is refused')
+  const fieldToken = tokenIn(await (await alice.request('/')).text())
+  const uploaded = await upload({ csrfmiddlewaretoken: fieldToken })
+  t.equal(uploaded.status, 200, 'the multipart form field carries the token')
+  const { url } = await uploaded.json() as { url: string }
+  t.same(Buffer.from(await (await alice.request(url)).arrayBuffer()), png, 'the avatar is served back')
+  const big = new FormData()
+  big.append('csrfmiddlewaretoken', fieldToken)
+  big.append('avatar', new Blob([Buffer.alloc(1024 * 1024 + 1)], { type: 'image/png' }), 'big.png')
+  const tooBig = await alice.request('/avatar/', { method: 'POST', body: big })
+  t.equal(tooBig.status, 413, 'over the 1 MB limit: 413 before the view')
+
   t.equal((await alice.request('/accounts/logout/')).status, 405, 'logout is POST only')
   const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
   const home = tokenIn(await (await alice.request('/')).text())
