@@ -24,7 +24,7 @@ export const scenarios = [
     // The cost of a 3-deep Django middleware chain around a view.
     name: 'mw-view',
     about: 'bare /json vs the json view behind 3 no-op middlewares',
-    target: 0.85,
+    target: 0.90,
     bare: { server: server('bare'), path: '/json' },
     plugin: { server: server('plugin-mw'), path: '/json' }
   },

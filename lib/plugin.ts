@@ -6,7 +6,7 @@ import { ImproperlyConfigured } from './errors.js'
 import { isFastifyDefaultErrorHandler, reportCompat } from './compat.js'
 import { ErrorPolicy } from './http/error-policy.js'
 import { messageOf } from './http/problems.js'
-import { installMiddleware } from './middleware/adapter.js'
+import { installMiddleware, installPreHandler } from './middleware/adapter.js'
 import { Dispatcher } from './middleware/dispatcher.js'
 import { flatten } from './urls/compile.js'
 import { buildRoutes, type RouteGroup } from './urls/router.js'
@@ -18,7 +18,7 @@ import { InMemoryChannelLayer } from './channels/memory.js'
 import type { ChannelLayer } from './channels/layer.js'
 import { WebsocketRuntime, checkConsumerPatterns, checkHttpPatterns, ensureWebsocketPlugin, websocketRoute } from './channels/routing.js'
 import { checkOptions, isLayer, type AsyncViewsOptions, type ChannelLayerConfig } from './options.js'
-import { addRoute, appendSlashRedirect, installNotFound, resolveUrl } from './view-routes.js'
+import { addRoute, appendSlashRedirect, notFoundHook, resolveUrl } from './view-routes.js'
 import { setupUploads } from './uploads/index.js'
 import { setupCsrfAndTemplates } from './templates/setup.js'
 import { installAuthSessions } from './auth/setup.js'
@@ -85,7 +85,7 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
     throw new ImproperlyConfigured('fastify-async-views is registered twice in the same context; register it once per encapsulation context', { cause: error })
   }
 
-  installNotFound(app, dispatcher, prefix)
+  const notFound = notFoundHook(dispatcher, prefix)
   // The module-level reverse()/resolve() serve the one ready app (see urls/base.ts).
   app.addHook('onReady', async () => { setAppReady(urls, true) })
   app.addHook('onClose', async () => { setAppReady(urls, false) })
@@ -106,7 +106,14 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
     // Under our own prefix, 404s get a 404 context of ours (Fastify's default body), so the
     // app's hooks (APPEND_SLASH, handler404, middleware) run for them. Without a prefix of
     // our own, the user's context keeps its 404 handler untouched.
-    if (options.prefix !== undefined && options.prefix !== '' && options.prefix !== '/') (inner.setNotFoundHandler as () => FastifyInstance)()
+    if (options.prefix !== undefined && options.prefix !== '' && options.prefix !== '/') {
+      // In a context of its own: it needs the hooks the view routes go without (below).
+      inner.register(async function notFoundContext (notFoundInner) {
+        notFoundInner.addHook('onRequest', notFound)
+        if (dispatcher.chain !== undefined) installPreHandler(notFoundInner, dispatcher)
+        ;(notFoundInner.setNotFoundHandler as () => FastifyInstance)()
+      })
+    }
     for (const group of routes) addRoute(inner, group, dispatcher, routeErrorHandler)
     if (websocket !== undefined) {
       for (const group of websocket.routes) {
@@ -118,6 +125,11 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
       }
     }
   }, { prefix: options.prefix ?? '' })
+  // Added once the view routes' context exists (a context copies its parent's
+  // hooks when made): a view route's handler does this work itself, so view
+  // requests skip two hooks that would only pass them on.
+  app.addHook('onRequest', notFound)
+  if (dispatcher.chain !== undefined) installPreHandler(app, dispatcher)
 }
 
 function joinPrefix (outer: string, own: string | undefined): string {

@@ -129,14 +129,14 @@ export function appendSlashRedirect (patterns: readonly FlatPattern[], prefix: s
   }
 }
 
-/** APPEND_SLASH, handler404 and the debug 404 for requests no route matched. */
 /**
  * Requests no route matched, under the plugin's prefix: APPEND_SLASH first,
  * then the same 404 a view route gives (handler404, one body shape, the
  * patterns tried with debug), so every 404 of the app's URL space looks alike.
+ * An onRequest hook: the app's own hooks, middleware included, run for them.
  */
-export function installNotFound (app: FastifyInstance, dispatcher: Dispatcher, prefix: string): void {
-  app.addHook('onRequest', function notFound (req, reply, done) {
+export function notFoundHook (dispatcher: Dispatcher, prefix: string): onRequestHookHandler {
+  return function notFound (req, reply, done) {
     if (!req.is404) {
       done()
       return
@@ -151,7 +151,7 @@ export function installNotFound (app: FastifyInstance, dispatcher: Dispatcher, p
     const redirect = dispatcher.appendSlashFor(req)
     if (redirect !== undefined) sendResponse(reply, redirect, dispatcher.context, dispatcher.policy.debug)
     else dispatcher.serveError(req, reply, resolver404)
-  })
+  }
 }
 
 const resolver404 = (request: HttpRequest): Resolver404 => new Resolver404(request.pathInfo)

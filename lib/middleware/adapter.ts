@@ -11,18 +11,31 @@ const isViewRoute = (req: FastifyRequest): boolean => routeConfig(req)?.[kViewRo
  * Puts the dispatcher's middleware on Fastify's lifecycle for every request
  * of the context: plain routes and 404s enter the chain in preHandler (or, when
  * Fastify rejected them earlier, in onSend). WebSocket upgrades bypass it, as in Django.
+ *
+ * Called before the view routes' context is made, so view routes inherit
+ * onSend (a response Fastify makes for them, an early rejection or the
+ * user's error handler, enters the chain there); the preHandler comes later
+ * (`installPreHandler`): a view's own handler runs the chain.
  */
 export function installMiddleware (app: FastifyInstance, dispatcher: Dispatcher): void {
+  const onSend: onSendHookHandler = function (req, reply, payload, done) {
+    dispatcher.serveSend(req, reply, payload, done)
+  }
+  app.addHook('onSend', onSend)
+  app.addHook('onRoute', keepRawBodies)
+}
+
+/**
+ * The preHandler that lets plain routes' requests enter the chain. Added once
+ * the view routes' context exists: a context copies its parent's hooks when
+ * made, so view routes do not pay for a hook that would only pass them on.
+ */
+export function installPreHandler (app: FastifyInstance, dispatcher: Dispatcher): void {
   const preHandler: preHandlerHookHandler = function (req, reply, done) {
     if (isViewRoute(req) || req.ws) done()
     else dispatcher.servePlain(req, reply, done)
   }
-  const onSend: onSendHookHandler = function (req, reply, payload, done) {
-    dispatcher.serveSend(req, reply, payload, done)
-  }
   app.addHook('preHandler', preHandler)
-  app.addHook('onSend', onSend)
-  app.addHook('onRoute', keepRawBodies)
 }
 
 /**

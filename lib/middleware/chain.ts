@@ -8,11 +8,14 @@ import type { GetResponse, Middleware, MiddlewareInstance, ProcessException, Pro
 /** Turns an error into a response; the chain never throws past a layer. */
 export type ConvertError = (request: HttpRequest, error: unknown) => Promise<HttpResponse>
 
+/** Takes a request's final response: one function for every request (no closure per request). */
+export type Done = (request: HttpRequest, response: HttpResponse) => void
+
 /** The built onion: call it with a request, and the hooks in Django's order. */
 export interface Chain {
   call: GetResponse
   /** As `call`, handing the final response to `done` (never rejects, never throws). */
-  run: (request: HttpRequest, done: (response: HttpResponse) => void) => void
+  run: (request: HttpRequest, done: Done) => void
   /** Outermost first. */
   processView: ProcessView[]
   /** Innermost first. */
@@ -65,7 +68,7 @@ export function buildChain (
     handler = outer.call
     names.unshift(name)
   }
-  const run = outer?.run ?? ((request, done) => { core(request).then(done) })
+  const run = outer?.run ?? ((request, done) => { core(request).then((response) => { done(request, response) }) })
   return { call: handler, run, processView, processException, names }
 }
 
@@ -117,7 +120,7 @@ function callOf (instance: MiddlewareInstance, name: string, index: number): (re
 
 interface Guarded {
   call: GetResponse
-  run: (request: HttpRequest, done: (response: HttpResponse) => void) => void
+  run: (request: HttpRequest, done: Done) => void
 }
 
 /**
@@ -141,22 +144,22 @@ function guard (layer: (request: HttpRequest, next: GetResponse) => unknown, nex
     }
     return invalid(request, result)
   }
-  const run = (request: HttpRequest, done: (response: HttpResponse) => void): void => {
+  const run = (request: HttpRequest, done: Done): void => {
     let result: unknown
     try {
       result = layer(request, next)
     } catch (error) {
-      convert(request, error).then(done)
+      convert(request, error).then((response) => { done(request, response) })
       return
     }
     if (result instanceof HttpResponse) {
-      done(result)
+      done(request, result)
     } else if (result !== null && typeof (result as Promise<unknown>)?.then === 'function') {
       (result as Promise<unknown>).then(
-        (value) => { if (value instanceof HttpResponse) done(value); else invalid(request, value).then(done) },
-        (error) => { convert(request, error).then(done) })
+        (value) => { if (value instanceof HttpResponse) done(request, value); else invalid(request, value).then((response) => { done(request, response) }) },
+        (error) => { convert(request, error).then((response) => { done(request, response) }) })
     } else {
-      invalid(request, result).then(done)
+      invalid(request, result).then((response) => { done(request, response) })
     }
   }
   return { call, run }

@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { HttpRequest, type RequestContext } from '../http/request.js'
 import { HttpResponse, type SendContext } from '../http/response.js'
 import type { ErrorPolicy } from '../http/error-policy.js'
-import { sendResponse, toResponse, type Sent } from '../http/send.js'
+import { sendResponse, toResponse } from '../http/send.js'
 import { messageOf } from '../http/problems.js'
 import type { ViewFunction } from '../http/view-types.js'
 import type { RouteMatch } from '../urls/router.js'
@@ -71,7 +71,7 @@ export class Dispatcher {
   #serveView (req: FastifyRequest, reply: FastifyReply, match: RouteMatch): void {
     const request = new HttpRequest(req, reply, this.context, match)
     if (this.chain !== undefined) {
-      this.#runChain(request, req, reply)
+      this.#runChain(request, req)
       return
     }
     const view = match.pattern.view as ViewFunction<any>
@@ -111,7 +111,7 @@ export class Dispatcher {
     const match = { pattern: undefined, error: undefined as unknown }
     const request = new HttpRequest(req, reply, this.context, match)
     match.error = makeError(request)
-    if (this.chain !== undefined) this.#runChain(request, req, reply)
+    if (this.chain !== undefined) this.#runChain(request, req)
     else this.#fail(request, reply, match.error)
   }
 
@@ -127,12 +127,7 @@ export class Dispatcher {
   servePlain (req: FastifyRequest, reply: FastifyReply, done: () => void): void {
     const exchange = new Exchange(reply, done)
     ;(req as Marked)[kExchange] = exchange
-    this.#enter(new HttpRequest(req, reply, this.context), exchange)
-  }
-
-  #enter (request: HttpRequest, exchange: Exchange): void {
-    if (contexts.on) runInContext(() => { this.#enterChain(request, exchange) })
-    else this.#enterChain(request, exchange)
+    this.#enter(new HttpRequest(req, reply, this.context))
   }
 
   /**
@@ -158,25 +153,28 @@ export class Dispatcher {
     }
     const late = Exchange.late(reply, payload, done)
     ;(req as Marked)[kExchange] = late
-    this.#enter(new HttpRequest(req, reply, this.context), late)
+    this.#enter(new HttpRequest(req, reply, this.context))
   }
 
-  #enterChain (request: HttpRequest, exchange: Exchange): void {
-    (this.chain as Chain).run(request, (final) => { exchange.deliver(final, this.context, this.policy.debug) })
+  // The request's exchange is already under kExchange: #deliver finds it there.
+  // One thread-sensitive context per request, once the app uses the bridge.
+  #enter (request: HttpRequest): void {
+    if (contexts.on) runInContext(() => { (this.chain as Chain).run(request, this.#deliver) })
+    else (this.chain as Chain).run(request, this.#deliver)
   }
 
-  #runChain (request: HttpRequest, req: FastifyRequest, reply: FastifyReply): void {
+  #runChain (request: HttpRequest, req: FastifyRequest): void {
     (req as Marked)[kExchange] = VIEW
     // The chain never rejects (every layer converts its errors).
-    ;(this.chain as Chain).run(request, (final) => { this.#deliver(request, req, reply, final) })
+    ;(this.chain as Chain).run(request, this.#deliver)
   }
 
-  // A view request's final response: sent, or handed to onSend when the user's
-  // error handler made the response the chain worked on.
-  #deliver (request: HttpRequest, req: FastifyRequest, reply: FastifyReply, final: HttpResponse): Sent {
-    const exchange = (req as Marked)[kExchange]
-    if (exchange !== VIEW && exchange != null) return exchange.deliver(final, this.context, this.policy.debug)
-    return sendResponse(reply, final, this.context, this.policy.debug, request)
+  // The chain's final response: sent, or handed to the exchange (a plain route's
+  // onSend, or the user's error handler made the response the chain worked on).
+  readonly #deliver = (request: HttpRequest, final: HttpResponse): void => {
+    const exchange = (request.fastify as Marked)[kExchange]
+    if (exchange !== VIEW && exchange != null) exchange.deliver(final, this.context, this.policy.debug)
+    else sendResponse(request[kReply], final, this.context, this.policy.debug, request)
   }
 
   /** The innermost layer of the onion: the view, a routing error, or the plain route's handler. */
