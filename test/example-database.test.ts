@@ -50,8 +50,9 @@ t.test('the guide\'s async_db_view: a sync SQLite layer through syncToAsync', as
   t.equal((await fetch(`${base}/posts/`, { method: 'DELETE' })).status, 405)
 })
 
-t.test('slow queries run one at a time on the worker while the event loop stays free', async (t) => {
-  const base = await startExample(t, 'examples/database/server.ts', { DB_PATH: await tempDbPath(t) })
+t.test('slow queries run one at a time on one worker while the event loop stays free', async (t) => {
+  // One thread-sensitive worker: every request's calls queue on its one connection.
+  const base = await startExample(t, 'examples/database/server.ts', { DB_PATH: await tempDbPath(t), SYNC_THREADS: '1' })
   await fetch(`${base}/posts/`) // opens and seeds the database first
 
   const started = performance.now()
@@ -75,7 +76,8 @@ t.test('slow queries run one at a time on the worker while the event loop stays 
 })
 
 t.test('a client that goes away drops its call still queued for the worker', async (t) => {
-  const base = await startExample(t, 'examples/database/server.ts', { DB_PATH: await tempDbPath(t) })
+  // One worker, so the second call queues behind the first (with more, it would start at once).
+  const base = await startExample(t, 'examples/database/server.ts', { DB_PATH: await tempDbPath(t), SYNC_THREADS: '1' })
   await fetch(`${base}/posts/`)
 
   const started = performance.now()

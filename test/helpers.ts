@@ -34,7 +34,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 /** Starts an example the way the README does (`npx tsx <file>`) and returns its base URL. */
 // The examples read their settings from the environment; a test decides them,
 // not the shell (CI exports REDIS_URL, which would move the in-memory examples onto Redis).
-const EXAMPLE_SETTINGS = ['REDIS_URL', 'LAYER_PREFIX', 'DEBUG', 'DATABASE_URL', 'DB_PATH', 'PG_TABLE', 'KEEP_ALIVE_MS', 'UPSTREAM_URL', 'UPSTREAM_TIMEOUT_MS', 'TLS_KEY', 'TLS_CERT', 'PORT', 'HOST', 'MEDIA_ROOT', 'SECRET_KEY']
+const EXAMPLE_SETTINGS = ['REDIS_URL', 'LAYER_PREFIX', 'DEBUG', 'DATABASE_URL', 'DB_PATH', 'PG_TABLE', 'KEEP_ALIVE_MS', 'UPSTREAM_URL', 'UPSTREAM_TIMEOUT_MS', 'TLS_KEY', 'TLS_CERT', 'PORT', 'HOST', 'MEDIA_ROOT', 'SECRET_KEY', 'SYNC_THREADS']
 function inheritedEnv (): NodeJS.ProcessEnv {
   const env = { ...process.env }
   for (const key of EXAMPLE_SETTINGS) delete env[key]

@@ -9,9 +9,11 @@
 //       return JsonResponse({'posts': list(posts.values())})
 //
 // better-sqlite3 is synchronous, as Django's ORM is: db.ts runs on the bridge's
-// thread-sensitive worker (one connection, calls one at a time, in order), so
-// the event loop keeps serving other requests while a query runs. pg.ts shows
-// the other answer: an async driver, awaited directly.
+// thread-sensitive workers, so the event loop keeps serving other requests
+// while a query runs. As in Django, each request's calls share one worker (one
+// connection, calls in order) and different requests run in parallel on up to
+// `sync.maxThreads` workers (SYNC_THREADS=1: every call on one connection, one
+// at a time). pg.ts shows the other answer: an async driver, awaited directly.
 //
 // Run: npx tsx examples/database/server.ts        (DB_PATH=/some/file.db to pick the SQLite file)
 //      curl http://127.0.0.1:3000/posts/
@@ -60,7 +62,7 @@ export const urlpatterns = [
 ]
 
 const app = Fastify({ logger: true })
-await app.register(asyncViews, { urlpatterns })
+await app.register(asyncViews, { urlpatterns, sync: process.env.SYNC_THREADS ? { maxThreads: Number(process.env.SYNC_THREADS) } : {} })
 await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' })
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
