@@ -25,11 +25,15 @@ interface Channel {
   nested: Map<number, { resolve: (value: unknown) => void, reject: (error: unknown) => void }>
   /** asyncToSync calls this worker is blocked on (its thread-sensitive calls run on it meanwhile). */
   waiting: number
+  /** Calls sent straight over the port ('run'), by id. */
+  runs: Map<number, { resolve: (value: TaskResult) => void, reject: (error: unknown) => void }>
 }
 
 /** One thread-sensitive worker: a context pinned to it runs all its thread-sensitive calls there. */
 interface Slot {
   pool: Piscina | undefined
+  /** Its worker's port once registered: calls then go straight over it, not through piscina. */
+  channel: Channel | undefined
   readonly lane: Lane
   closed: boolean
 }
@@ -102,7 +106,7 @@ class Bridge {
       return Promise.reject(notCloneable(name, args, error))
     }
     const task: Task = token === undefined ? { u: href, n: name, a } : { u: href, n: name, a, view: true, k: token }
-    if (!threadSensitive) return this.#poolLane.run(() => this.#run(this.#anyPool(), task), signal)
+    if (!threadSensitive) return this.#poolLane.run(() => this.#run(this.#anyPool().run(task, transfer(task.a)), task), signal)
     const context = currentContext()
     if (context === undefined) return this.#runOn(this.#slot(0), task, signal)
     const waiting = context.waiting as Channel | undefined
@@ -114,15 +118,16 @@ class Bridge {
 
   #runOn (slot: Slot, task: Task, signal: AbortSignal | undefined): Promise<unknown> {
     return slot.lane.run(() => {
-      slot.pool ??= this.#create(true)
-      return this.#run(slot.pool, task)
+      slot.pool ??= this.#create(slot)
+      const channel = slot.channel
+      return this.#run(channel === undefined ? slot.pool.run(task, transfer(task.a)) : this.#send(channel, task), task)
     }, signal)
   }
 
   #slot (index: number): Slot {
     let slot = this.#slots[index]
     if (slot === undefined) {
-      slot = { pool: undefined, lane: new Lane(1), closed: false }
+      slot = { pool: undefined, channel: undefined, lane: new Lane(1), closed: false }
       this.#slots[index] = slot
     }
     return slot
@@ -143,10 +148,10 @@ class Bridge {
     return best
   }
 
-  async #run (pool: Piscina, task: Task): Promise<unknown> {
+  async #run (sent: Promise<TaskResult>, task: Task): Promise<unknown> {
     let result: TaskResult
     try {
-      result = await pool.run(task, transfer(task.a))
+      result = await sent
     } catch (error) {
       if (task.k !== undefined) this.liveRequests.delete(task.k)
       throw error
@@ -167,6 +172,19 @@ class Bridge {
     })
   }
 
+  // A thread-sensitive slot runs one call at a time on its one worker: a
+  // message on the port it registered is all the call needs.
+  #send (channel: Channel, task: Task): Promise<TaskResult> {
+    const id = ++nestedIds
+    return new Promise((resolve, reject) => {
+      // piscina unrefs a worker it thinks idle: the port keeps the process alive while a call is out.
+      if (channel.runs.size === 0) channel.port.ref()
+      channel.runs.set(id, { resolve, reject })
+      const t = transfer(task.a)
+      channel.port.postMessage({ t: 'run', id, task } satisfies ToWorker, t?.transferList)
+    })
+  }
+
   #post (channel: Channel, message: ToWorker): void {
     channel.port.postMessage(message)
     Atomics.store(channel.signal, 0, 1)
@@ -174,11 +192,13 @@ class Bridge {
   }
 
   #anyPool (): Piscina {
-    this.#pool ??= this.#create(false)
+    this.#pool ??= this.#create(undefined)
     return this.#pool
   }
 
-  #create (threadSensitive: boolean): Piscina {
+  /** A pool of one worker for a thread-sensitive slot, or the shared pool (no slot). */
+  #create (slot: Slot | undefined): Piscina {
+    const threadSensitive = slot !== undefined
     const pool = new Piscina({
       filename: WORKER,
       minThreads: threadSensitive ? 1 : 0,
@@ -187,28 +207,49 @@ class Bridge {
       idleTimeout: threadSensitive ? Infinity : this.options.idleTimeout,
       concurrentTasksPerWorker: 1,
       stricterFIFO: true,
+      // Its idle worker must keep its event loop turning to hear calls on the bridge port (not sleep in Atomics.wait).
+      ...(threadSensitive ? { atomics: 'disabled' as const } : {}),
       workerData: { threadSensitive }
     })
     pool.on('message', (message: unknown) => {
-      if ((message as Registration | null)?.bridge === 'fastify-async-views') this.#register(message as Registration)
+      if ((message as Registration | null)?.bridge !== 'fastify-async-views') return
+      const channel = this.#register(message as Registration)
+      if (slot !== undefined && !slot.closed && slot.pool === pool) slot.channel = channel
     })
     // A crashed worker rejects its call (piscina) and is replaced; nothing else to do.
     pool.on('error', () => {})
     return pool
   }
 
-  #register (registration: Registration): void {
-    const channel: Channel = { port: registration.port, signal: registration.signal, nested: new Map(), waiting: 0 }
+  #register (registration: Registration): Channel {
+    const channel: Channel = { port: registration.port, signal: registration.signal, nested: new Map(), waiting: 0, runs: new Map() }
     this.#channels.add(channel)
     channel.port.on('message', (message: ToMain) => { this.#onMessage(channel, message) })
     channel.port.on('close', () => {
       this.#channels.delete(channel)
-      for (const { reject } of channel.nested.values()) reject(new ERR_SYNC_WORKER_EXITED('The worker thread exited'))
+      for (const slot of this.#slots) {
+        if (slot.channel !== channel) continue
+        // Its worker is gone (piscina may not know yet and would hand it the next call): a fresh pool.
+        slot.channel = undefined
+        slot.pool?.destroy().catch(() => {})
+        slot.pool = undefined
+      }
+      const exited = new ERR_SYNC_WORKER_EXITED('The worker thread exited')
+      for (const { reject } of channel.nested.values()) reject(exited)
+      for (const { reject } of channel.runs.values()) reject(exited)
     })
     channel.port.unref()
+    return channel
   }
 
   #onMessage (channel: Channel, message: ToMain): void {
+    if (message.t === 'ran') {
+      const pending = channel.runs.get(message.id)
+      channel.runs.delete(message.id)
+      if (channel.runs.size === 0) channel.port.unref()
+      pending?.resolve(message.r)
+      return
+    }
     if (message.t === 'done') {
       const pending = channel.nested.get(message.id)
       channel.nested.delete(message.id)

@@ -30,12 +30,16 @@ export type ToMain =
   | { t: 'log', level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal', token: number, msg: string, obj: unknown }
   /** A sync view that logged has returned: after its last log line, the request can go. */
   | { t: 'end', token: number }
+  /** The result of a 'run'. */
+  | { t: 'ran', id: number, r: TaskResult }
 
 /** Main -> worker over the bridge port. */
 export type ToWorker =
   | { t: 'result', id: number, ok: true, v: Uint8Array }
   | { t: 'result', id: number, ok: false, e: PackedError }
   | { t: 'task', id: number, u: string, n: string, a: PackedArgs }
+  /** A thread-sensitive call sent straight to its worker (piscina's task machinery costs more than the call). */
+  | { t: 'run', id: number, task: Task }
 
 /** A task's outcome, v8-serialised as a whole (so it can be transferred). `l`: a sync view that logged (an 'end' follows on the port). */
 export type Outcome = { ok: true, v: unknown, l?: true } | { ok: false, e: PackedError, l?: true }

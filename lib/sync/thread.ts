@@ -1,6 +1,6 @@
 import { MessageChannel, isMainThread, parentPort, receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads'
 import { checkNotThenable, checkSync, loadExportSync } from './modules.js'
-import type { Registration, ToMain, ToWorker } from './protocol.js'
+import type { Registration, Task, TaskResult, ToMain, ToWorker } from './protocol.js'
 import { pack, packError, unpack, unpackArgs, unpackError } from './serialize.js'
 
 // The worker side of the bridge: a port to the main thread and a shared flag
@@ -23,6 +23,40 @@ export function registerBridgeWorker (threadSensitive: boolean): void {
   port.unref()
 }
 
+/** True when `bytes` span their whole buffer, which can then be transferred. */
+export function ownsBuffer (bytes: Uint8Array): boolean {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+}
+
+type RunMessage = Extract<ToWorker, { t: 'run' }>
+let execute: ((task: Task) => Promise<TaskResult>) | undefined
+// 'run' messages taken off the port while this thread was blocked in asyncToSync.
+const deferred: RunMessage[] = []
+
+/** Serves the calls the main thread sends straight over the bridge port (thread-sensitive workers). */
+export function serveTasks (run: (task: Task) => Promise<TaskResult>): void {
+  if (port === undefined) return
+  execute = run
+  port.on('message', (message: ToWorker) => {
+    if (message.t === 'run') serveRun(message)
+    else if (message.t === 'task') runNested(message)
+    // A result only comes while this thread is blocked waiting for it (taken there); keep a stray one for its waiter.
+    else early.set(message.id, message)
+  })
+}
+
+function serveRun (message: RunMessage): void {
+  // execute() never rejects: a failing call comes back as its packed error.
+  ;(execute as (task: Task) => Promise<TaskResult>)(message.task).then((r) => {
+    const transfer = r instanceof Uint8Array && ownsBuffer(r) ? [r.buffer as ArrayBuffer] : undefined
+    ;(port as MessagePort).postMessage({ t: 'ran', id: message.id, r } satisfies ToMain, transfer)
+  }, () => {})
+}
+
+function serveDeferred (): void {
+  for (let message = deferred.shift(); message !== undefined; message = deferred.shift()) serveRun(message)
+}
+
 export function isBridgeWorker (): boolean {
   return port !== undefined
 }
@@ -38,6 +72,11 @@ export function callMainSync (href: string, name: string, args: unknown[]): unkn
     if (stashed !== undefined) early.delete(id)
     if (message.t === 'task') {
       runNested(message)
+      continue
+    }
+    if (message.t === 'run') {
+      // Not expected (a slot runs one call at a time), but never lost: served once this thread is free.
+      if (deferred.push(message) === 1) setImmediate(serveDeferred)
       continue
     }
     if (message.id !== id) {

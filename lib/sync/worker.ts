@@ -5,12 +5,19 @@ import { ERR_NOT_CLONEABLE } from '../errors.js'
 import { checkNotThenable, checkSync, loadExport } from './modules.js'
 import type { Outcome, Task, TaskResult } from './protocol.js'
 import { isPrimitive, pack, packError, unpackArgs } from './serialize.js'
-import { endView, registerBridgeWorker } from './thread.js'
+import { endView, ownsBuffer, registerBridgeWorker, serveTasks } from './thread.js'
 import { buildWorkerRequest, packViewResult } from './view-worker.js'
 
 registerBridgeWorker((workerData as { threadSensitive?: boolean } | undefined)?.threadSensitive === true)
+serveTasks(execute)
 
+/** piscina's entry: the outcome's bytes are moved back, not copied. */
 export default async function run (task: Task): Promise<TaskResult> {
+  const result = await execute(task)
+  return result instanceof Uint8Array && ownsBuffer(result) ? move(result) as Uint8Array : result
+}
+
+async function execute (task: Task): Promise<TaskResult> {
   let outcome: Outcome
   try {
     const fn = await loadExport(task.u, task.n)
@@ -41,7 +48,6 @@ export default async function run (task: Task): Promise<TaskResult> {
     const message = `The result of ${task.n}() cannot be sent back from the worker thread: ${(error as Error).message}`
     bytes = pack({ ok: false, e: packError(new ERR_NOT_CLONEABLE(message)) } satisfies Outcome)
   }
-  // Transfer only a buffer the bytes own whole (never a shared pool slab).
-  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return move(bytes) as Uint8Array
-  return new Uint8Array(bytes)
+  // Only a buffer the bytes own whole can be transferred (never a shared pool slab).
+  return ownsBuffer(bytes) ? bytes : new Uint8Array(bytes)
 }
