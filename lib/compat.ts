@@ -37,30 +37,6 @@ export function isFastifyDefaultErrorHandler (handler: unknown): boolean {
 let kRouteContext: symbol | null | undefined
 
 /** The route's `config` (what was given in its options), read cheaply. */
-const kPruned = Symbol('fastify-async-views.hooksPruned')
-
-/**
- * Drops hooks named `names` from the route context `req` runs in, once per
- * context (later calls: one property read). A context inherits the app's hooks
- * whatever the order they were added in; a view route's handler does the work
- * of the plugin's plain-route hooks itself, so they only cost it time. Fastify
- * binds hooks ("bound name"). Nothing happens when the context is not found.
- */
-export function pruneRouteHooks (req: FastifyRequest, names: ReadonlySet<string>): void {
-  if (kRouteContext === undefined) routeConfig(req)
-  const key = kRouteContext as symbol | null
-  if (key === null) return
-  const context = (req as unknown as Record<symbol, Record<PropertyKey, unknown> | undefined>)[key]
-  if (context === undefined || context[kPruned] === true) return
-  context[kPruned] = true
-  for (const kind of ['onRequest', 'preHandler']) {
-    const hooks = context[kind]
-    if (!Array.isArray(hooks)) continue
-    const kept = hooks.filter((hook: { name?: string }) => !names.has(String(hook.name).replace(/^bound /, '')))
-    if (kept.length !== hooks.length) context[kind] = kept.length === 0 ? null : kept
-  }
-}
-
 export function routeConfig (req: FastifyRequest): Record<PropertyKey, unknown> | undefined {
   if (kRouteContext === undefined) {
     kRouteContext = Object.getOwnPropertySymbols(req).find((s) => s.description === 'fastify.context') ?? null

@@ -31,7 +31,7 @@ export function installMiddleware (app: FastifyInstance, dispatcher: Dispatcher)
  * made, so view routes do not pay for a hook that would only pass them on.
  */
 export function installPreHandler (app: FastifyInstance, dispatcher: Dispatcher): void {
-  const preHandler: preHandlerHookHandler = function asyncViewsPlainRoutes (req, reply, done) {
+  const preHandler: preHandlerHookHandler = function (req, reply, done) {
     if (isViewRoute(req) || req.ws) done()
     else dispatcher.servePlain(req, reply, done)
   }
