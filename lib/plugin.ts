@@ -125,9 +125,9 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
       }
     }
   }, { prefix: options.prefix ?? '' })
-  // Added once the view routes' context exists (a context copies its parent's
-  // hooks when made): a view route's handler does this work itself, so view
-  // requests skip two hooks that would only pass them on.
+  // App-wide: 404s and plain routes need them. View routes inherit them too
+  // (Fastify gives a context its parent's hooks whatever the order they were
+  // added in); there both return at once, a view's handler doing the work.
   app.addHook('onRequest', notFound)
   if (dispatcher.chain !== undefined) installPreHandler(app, dispatcher)
 }

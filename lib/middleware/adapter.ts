@@ -26,9 +26,8 @@ export function installMiddleware (app: FastifyInstance, dispatcher: Dispatcher)
 }
 
 /**
- * The preHandler that lets plain routes' requests enter the chain. Added once
- * the view routes' context exists: a context copies its parent's hooks when
- * made, so view routes do not pay for a hook that would only pass them on.
+ * The preHandler that lets plain routes' requests enter the chain (a view
+ * route's request passes at once: its handler runs the chain itself).
  */
 export function installPreHandler (app: FastifyInstance, dispatcher: Dispatcher): void {
   const preHandler: preHandlerHookHandler = function (req, reply, done) {
