@@ -35,7 +35,9 @@ t.test('the guide\'s mixed_view: a blocking sync function and an async one', asy
   const seq = Math.min(...sequential.map((r) => r.ms))
   const conc = Math.min(...concurrent.map((r) => r.ms))
   t.ok(seq >= 200, `mixed/ took ${Math.round(seq)} ms: the hash, then the 200 ms fetch`)
-  t.ok(conc < seq - 80, `mixed/concurrent/ took ${Math.round(conc)} ms against ${Math.round(seq)} ms: both at once`)
+  // At least half the hash's time saved (the hash takes ~80 ms on Node 24, more on 20).
+  const hash = seq - 200
+  t.ok(conc < seq - hash / 2, `mixed/concurrent/ took ${Math.round(conc)} ms against ${Math.round(seq)} ms (a ${Math.round(hash)} ms hash): both at once`)
 })
 
 t.test('the hashing runs off the event loop', async (t) => {
