@@ -2,6 +2,7 @@
 // lib/uploads) until the response is sent: read it, stream it or move it in the view.
 import { createReadStream, type ReadStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { MultiValueDict } from './multivalue.js'
 
 /** A file of a multipart request, spooled to `uploads.tmpdir` and deleted after the response. */
 export class UploadedFile {
@@ -41,50 +42,7 @@ export class UploadedFile {
 }
 
 /** Django's `request.FILES`: field name to files; `get` gives the last, `getlist` every one. */
-export class FileDict implements Iterable<[string, UploadedFile]> {
-  readonly #lists = new Map<string, UploadedFile[]>()
-
-  constructor (files: Iterable<[string, UploadedFile]> = []) {
-    for (const [field, file] of files) {
-      const list = this.#lists.get(field)
-      if (list === undefined) this.#lists.set(field, [file])
-      else list.push(file)
-    }
-  }
-
-  get (field: string): UploadedFile | undefined {
-    const list = this.#lists.get(field)
-    return list === undefined ? undefined : list[list.length - 1]
-  }
-
-  getlist (field: string): UploadedFile[] {
-    return this.#lists.get(field)?.slice() ?? []
-  }
-
-  has (field: string): boolean {
-    return this.#lists.has(field)
-  }
-
-  get size (): number {
-    return this.#lists.size
-  }
-
-  keys (): IterableIterator<string> {
-    return this.#lists.keys()
-  }
-
-  * entries (): IterableIterator<[string, UploadedFile]> {
-    for (const [field, list] of this.#lists) yield [field, list[list.length - 1]]
-  }
-
-  * lists (): IterableIterator<[string, UploadedFile[]]> {
-    for (const [field, list] of this.#lists) yield [field, list.slice()]
-  }
-
-  [Symbol.iterator] (): IterableIterator<[string, UploadedFile]> {
-    return this.entries()
-  }
-}
+export class FileDict extends MultiValueDict<UploadedFile> {}
 
 /** What lib/uploads leaves on a multipart request, under kUploads. */
 export interface ParsedForm {
