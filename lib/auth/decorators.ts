@@ -81,45 +81,41 @@ export function permissionRequired (perms: string | readonly string[], options: 
 
 type ViewClass = abstract new (...args: any[]) => View<any>
 
-/** Django's LoginRequiredMixin: `class Secret extends LoginRequiredMixin(View) {...}`. */
-export function LoginRequiredMixin<B extends ViewClass> (Base: B) {
-  abstract class LoginRequired extends Base {
+/**
+ * Django's AccessMixin, the base of the three below: `loginUrl`,
+ * `redirectFieldName`, and dispatch refused (302 to log in, or 403) unless
+ * `passes` says yes.
+ */
+function accessMixin<B extends ViewClass, V> (Base: B, passes: (view: V, request: HttpRequest) => boolean | Promise<boolean>) {
+  abstract class Access extends Base {
     loginUrl: string | undefined = undefined
     redirectFieldName = 'next'
     override async dispatch (request: HttpRequest, kwargs: any): Promise<ViewResult> {
-      if (!userOf(request).isAuthenticated) return await refused(request, this)
+      if (!await passes(this as unknown as V, request)) return await refused(request, this)
       return await super.dispatch(request, kwargs)
     }
   }
-  return LoginRequired
+  return Access
+}
+
+/** Django's LoginRequiredMixin: `class Secret extends LoginRequiredMixin(View) {...}`. */
+export function LoginRequiredMixin<B extends ViewClass> (Base: B) {
+  return accessMixin(Base, (_view, request) => userOf(request).isAuthenticated)
 }
 
 /** Django's PermissionRequiredMixin: set `permissionRequired` (one or a list). */
 export function PermissionRequiredMixin<B extends ViewClass> (Base: B) {
-  abstract class PermissionRequired extends Base {
-    loginUrl: string | undefined = undefined
-    redirectFieldName = 'next'
+  abstract class PermissionRequired extends accessMixin(Base, (view: { permissionRequired: string | readonly string[] }, request) => hasPerms(request, view.permissionRequired)) {
     permissionRequired: string | readonly string[] = []
-    override async dispatch (request: HttpRequest, kwargs: any): Promise<ViewResult> {
-      if (!await hasPerms(request, this.permissionRequired)) return await refused(request, this)
-      return await super.dispatch(request, kwargs)
-    }
   }
   return PermissionRequired
 }
 
 /** Django's UserPassesTestMixin: override `testFunc()`. */
 export function UserPassesTestMixin<B extends ViewClass> (Base: B) {
-  abstract class UserPassesTest extends Base {
-    loginUrl: string | undefined = undefined
-    redirectFieldName = 'next'
+  abstract class UserPassesTest extends accessMixin(Base, (view: { testFunc: () => boolean | Promise<boolean> }) => view.testFunc()) {
     testFunc (): boolean | Promise<boolean> {
       throw new TypeError(`${this.constructor.name} is missing the implementation of testFunc()`)
-    }
-
-    override async dispatch (request: HttpRequest, kwargs: any): Promise<ViewResult> {
-      if (!await this.testFunc()) return await refused(request, this)
-      return await super.dispatch(request, kwargs)
     }
   }
   return UserPassesTest
