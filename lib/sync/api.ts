@@ -14,6 +14,7 @@ import { enableContexts } from './context.js'
 import { moduleHref } from './modules.js'
 import type { PackedViewResult, RequestSnapshot } from './protocol.js'
 import { isBridgeWorker, callMainSync } from './thread.js'
+import { isPrimitive, needsPacking, pack } from './serialize.js'
 
 /** Per-call options, passed as the last argument: `fn(a, b, { signal: request.signal })`. */
 export interface CallOptions { signal?: AbortSignal }
@@ -44,10 +45,11 @@ export function syncToAsync<F extends AnyFn = AnyFn> (moduleUrl: URL | string, e
   const threadSensitive = options.threadSensitive ?? true
   // From now on requests and connections open thread-sensitive contexts (see context.ts).
   enableContexts()
-  const fn = async function (...args: unknown[]): Promise<unknown> {
+  // Not an async function: bridge.call's promise is the caller's (never throws, rejects).
+  const fn = function (...args: unknown[]): Promise<unknown> {
     let signal: AbortSignal | undefined
     if (args.length > 0 && isCallOptions(args[args.length - 1])) signal = (args.pop() as CallOptions).signal
-    return await bridge.call(threadSensitive, href, exportName, args, signal)
+    return bridge.call(threadSensitive, href, exportName, args, signal)
   }
   Object.defineProperty(fn, 'name', { value: exportName })
   return fn as AsyncVersion<F>
@@ -120,8 +122,11 @@ function snapshot (request: HttpRequest, token: number): RequestSnapshot {
   }
   // Attributes that cannot cross threads are left behind, not fatal.
   for (const key of Object.keys(attributes)) {
+    const value = attributes[key]
+    // Plain data crosses as it is; what holds a function, a symbol or a Buffer is tried with the serialiser.
+    if (isPrimitive(value) || !needsPacking(value)) continue
     try {
-      structuredClone(attributes[key])
+      pack(value)
     } catch {
       delete attributes[key]
     }
@@ -136,7 +141,8 @@ function snapshot (request: HttpRequest, token: number): RequestSnapshot {
     method: request.method,
     url: req.raw.url ?? '/',
     headers,
-    body: request.body,
+    // A Uint8Array over the body's bytes: a clone carries it natively (the worker makes it a Buffer again).
+    body: new Uint8Array(request.body.buffer, request.body.byteOffset, request.body.byteLength),
     remoteAddress: request.META.REMOTE_ADDR,
     remotePort: request.META.REMOTE_PORT === undefined ? undefined : Number(request.META.REMOTE_PORT),
     encrypted: request.scheme === 'https',
@@ -168,7 +174,8 @@ function unpackViewResult (packed: PackedViewResult): HttpResponse {
   if (packed.kind === 'json') return new JsonResponse(packed.data, { safe: false })
   const Cls = RESPONSE_CLASSES.get(packed.cls) ?? HttpResponse
   // Only HttpResponse's own constructor runs: the body, status and headers are already made.
-  const response = Reflect.construct(HttpResponse, [packed.body, { status: packed.status }], Cls) as HttpResponse
+  const body = Buffer.isBuffer(packed.body) ? packed.body : Buffer.from(packed.body.buffer, packed.body.byteOffset, packed.body.byteLength)
+  const response = Reflect.construct(HttpResponse, [body, { status: packed.status }], Cls) as HttpResponse
   response.headers.delete('content-type')
   for (const [name, value] of packed.headers) response.headers.set(name, value)
   if (packed.deferred !== undefined) Object.defineProperty(response, kDeferredLocation, { value: packed.deferred })

@@ -2,13 +2,13 @@ import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
 import { describe } from '../describe.js'
-import { ERR_NOT_CLONEABLE, ERR_SYNC_BRIDGE_CLOSED, ERR_SYNC_REQUEST_FINISHED, ERR_SYNC_WORKER_EXITED } from '../errors.js'
+import { ERR_NOT_CLONEABLE, ERR_SYNC_ABORTED, ERR_SYNC_BRIDGE_CLOSED, ERR_SYNC_REQUEST_FINISHED, ERR_SYNC_WORKER_EXITED } from '../errors.js'
+import { Queue } from '../waiting.js'
 import type { MessagePort } from 'node:worker_threads'
 import { SyncContext, currentContext, enableContexts, runInContext } from './context.js'
-import { Lane } from './lane.js'
 import { loadExport } from './modules.js'
-import { REVERSE_HREF, type Outcome, type Registration, type Task, type TaskResult, type ToMain, type ToWorker } from './protocol.js'
-import { pack, packArgs, packError, unpack, unpackError, type PackedArgs } from './serialize.js'
+import { CANCEL_SLOTS, REVERSE_HREF, Result, type Registration, type Task, type ToMain, type ToWorker } from './protocol.js'
+import { pack, packArgs, packError, unpack, unpackError, type PackedArgs, type PackedError } from './serialize.js'
 
 export interface SyncOptions {
   /** Threads of the pool for `threadSensitive: false` calls and sync views, and the most thread-sensitive workers contexts spread over. Default: the number of CPUs. */
@@ -22,20 +22,42 @@ export interface SyncOptions {
 interface Channel {
   port: MessagePort
   signal: Int32Array
+  /** Where the main thread marks a shipped call as aborted (the worker then skips it). */
+  cancel: Int32Array
   nested: Map<number, { resolve: (value: unknown) => void, reject: (error: unknown) => void }>
   /** asyncToSync calls this worker is blocked on (its thread-sensitive calls run on it meanwhile). */
   waiting: number
-  /** Calls sent straight over the port ('run'), by id. */
-  runs: Map<number, { resolve: (value: TaskResult) => void, reject: (error: unknown) => void }>
+  /** Calls shipped to the worker, in order: their results come back in that order. */
+  readonly shipped: Queue<Call>
+  slot: Slot | undefined
 }
 
-/** One thread-sensitive worker: a context pinned to it runs all its thread-sensitive calls there. */
+/** A worker of the bridge: a thread-sensitive one (contexts pinned to it) or one of the pool. */
 interface Slot {
+  readonly threadSensitive: boolean
+  /** A pool of this one worker: piscina starts it and nothing else (calls go over the port). */
   pool: Piscina | undefined
-  /** Its worker's port once registered: calls then go straight over it, not through piscina. */
+  /** Its worker's port once registered. */
   channel: Channel | undefined
-  readonly lane: Lane
+  /** Calls waiting for a thread-sensitive worker (pool workers take from the bridge's queue). */
+  readonly queue: Queue<Call>
   closed: boolean
+  /** A pool worker's idle timer. */
+  idle: NodeJS.Timeout | undefined
+}
+
+interface Call {
+  readonly task: Task
+  /** The arguments as given, to name the one that cannot cross. */
+  readonly args: unknown[]
+  readonly resolve: (value: unknown) => void
+  readonly reject: (error: unknown) => void
+  readonly signal: AbortSignal | undefined
+  onAbort: (() => void) | undefined
+  /** Settled already (aborted, or failed to ship): a result that still comes is dropped. */
+  done: boolean
+  /** The worker it was shipped to. */
+  channel: Channel | undefined
 }
 
 type Logger = { [K in 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal']: (obj: unknown, msg?: string) => void }
@@ -46,43 +68,51 @@ export interface LiveRequest { reverse: (name: string, options?: unknown) => str
 // The worker script sits beside this module (worker.js in dist, worker.ts in a TS loader).
 const WORKER = fileURLToPath(new URL(`./worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url))
 
-let nestedIds = 0
+let ids = 0
+// Call ids stay int32 (they are written to the workers' Int32Array cancel marks).
+const nextId = (): number => (ids = ids === 0x7fffffff ? 1 : ids + 1)
 
 /**
  * The process-wide bridge: thread-sensitive workers (one per slot; calls of a
  * slot run one at a time, in call order) and a pool for the rest. Slot 0 serves
  * calls made outside any context; contexts are pinned to the least busy slot,
- * up to `maxThreads` slots. Held by each app while registered; the threads end
- * when the last holder lets go or on closeSyncBridge(); a later call starts fresh ones.
+ * up to `maxThreads` slots. Calls travel over each worker's own port, several
+ * per message when they queue (one wake-up of each thread for many calls).
+ * Held by each app while registered; the threads end when the last holder
+ * lets go or on closeSyncBridge(); a later call starts fresh ones.
  */
 class Bridge {
   // At least 2 threads: a process limited to one CPU (taskset, a small container) still runs two sync views at once.
   options: Required<Pick<SyncOptions, 'maxThreads' | 'idleTimeout'>> = { maxThreads: Math.max(2, availableParallelism()), idleTimeout: 10_000 }
   #slots: Slot[] = []
-  #pool: Piscina | undefined
-  readonly #poolLane = new Lane(this.options.maxThreads)
+  #pooled: Slot[] = []
+  /** Pool workers of an earlier size: they finish their calls, then end. */
+  readonly #retiring = new Set<Slot>()
+  readonly #poolQueue = new Queue<Call>()
   readonly #channels = new Set<Channel>()
   #holds = 0
   #cursor = 0
+  /** Calls not settled by their worker yet: while there are some, a ref'd timer keeps the process alive. */
+  #pending = 0
+  #alive: NodeJS.Timeout | undefined
   /** Requests a sync view is serving, by token, for `request.reverse()` and logs from the worker. */
   readonly liveRequests = new Map<number, LiveRequest>()
 
   /**
    * Sizes the pool and the number of thread-sensitive slots. On a running pool
-   * it takes effect at once: the pool is replaced (its running calls finish on
-   * the old threads), new contexts use the new number of slots.
+   * it takes effect at once: its workers finish the calls they have and end,
+   * new calls start new ones; new contexts use the new number of slots.
    */
   configure (options: SyncOptions): void {
     const maxThreads = options.maxThreads ?? this.options.maxThreads
     const idleTimeout = options.idleTimeout ?? this.options.idleTimeout
     if (maxThreads === this.options.maxThreads && idleTimeout === this.options.idleTimeout) return
     this.options = { maxThreads, idleTimeout }
-    this.#poolLane.limit = maxThreads
-    const old = this.#pool
-    if (old !== undefined) {
-      this.#pool = undefined
-      // close() (not destroy) lets the calls it runs finish.
-      old.close().catch(() => {})
+    const old = this.#pooled
+    this.#pooled = []
+    for (const slot of old) {
+      this.#retiring.add(slot)
+      if (!busy(slot)) this.#end(slot)
     }
   }
 
@@ -99,35 +129,184 @@ class Bridge {
 
   /** Runs an export on a worker; `token` marks a sync view's call (its request in liveRequests). */
   call (threadSensitive: boolean, href: string, name: string, args: unknown[], signal: AbortSignal | undefined, token?: number): Promise<unknown> {
+    if (signal?.aborted === true) return Promise.reject(abortError(signal))
     let a: PackedArgs
     try {
       a = packArgs(args)
     } catch (error) {
       return Promise.reject(notCloneable(name, args, error))
     }
-    const task: Task = token === undefined ? { u: href, n: name, a } : { u: href, n: name, a, view: true, k: token }
-    if (!threadSensitive) return this.#poolLane.run(() => this.#run(this.#anyPool().run(task, transfer(task.a)), task), signal)
-    const context = currentContext()
-    if (context === undefined) return this.#runOn(this.#slot(0), task, signal)
-    const waiting = context.waiting as Channel | undefined
-    if (waiting !== undefined && waiting.waiting > 0 && token === undefined) return this.#nested(waiting, href, name, a)
-    let slot = context.slot as Slot | undefined
-    if (slot === undefined || slot.closed) context.slot = slot = this.#pickSlot()
-    return this.#runOn(slot, task, signal)
+    let slot: Slot | undefined
+    if (threadSensitive) {
+      const context = currentContext()
+      if (context === undefined) {
+        slot = this.#slot(0)
+      } else {
+        const waiting = context.waiting as Channel | undefined
+        if (waiting !== undefined && waiting.waiting > 0 && token === undefined) return this.#nested(waiting, href, name, a)
+        slot = context.slot as Slot | undefined
+        if (slot === undefined || slot.closed) context.slot = slot = this.#pickSlot()
+      }
+    }
+    const task: Task = token === undefined ? { id: nextId(), u: href, n: name, a } : { id: nextId(), u: href, n: name, a, view: true, k: token }
+    return new Promise((resolve, reject) => {
+      const call: Call = { task, args, resolve, reject, signal, onAbort: undefined, done: false, channel: undefined }
+      if (signal !== undefined) {
+        call.onAbort = () => { this.#abort(call) }
+        signal.addEventListener('abort', call.onAbort, { once: true })
+      }
+      if (++this.#pending === 1) this.#keepAlive(true)
+      if (slot === undefined) this.#toPool(call)
+      else this.#toSlot(slot, call)
+    })
   }
 
-  #runOn (slot: Slot, task: Task, signal: AbortSignal | undefined): Promise<unknown> {
-    return slot.lane.run(() => {
-      slot.pool ??= this.#create(slot)
+  // A thread-sensitive slot runs one batch at a time: a call waits while one is out.
+  #toSlot (slot: Slot, call: Call): void {
+    const channel = slot.channel
+    if (channel !== undefined && channel.shipped.size === 0 && slot.queue.size === 0) {
+      this.#ship(channel, [call])
+      return
+    }
+    slot.queue.push(call)
+    if (slot.pool === undefined) this.#start(slot)
+  }
+
+  // To an idle pool worker, else the pool's queue (and one more worker while the limit allows).
+  #toPool (call: Call): void {
+    for (const slot of this.#pooled) {
       const channel = slot.channel
-      return this.#run(channel === undefined ? slot.pool.run(task, transfer(task.a)) : this.#send(channel, task), task)
-    }, signal)
+      if (channel !== undefined && channel.shipped.size === 0) {
+        this.#ship(channel, [call])
+        return
+      }
+    }
+    this.#poolQueue.push(call)
+    let starting = 0
+    for (const slot of this.#pooled) if (slot.channel === undefined) starting++
+    if (this.#pooled.length < Math.max(1, this.options.maxThreads) && this.#poolQueue.size > starting) {
+      const slot = newSlot(false)
+      this.#pooled.push(slot)
+      this.#start(slot)
+    }
+  }
+
+  #ship (channel: Channel, calls: Call[]): void {
+    const tasks: Task[] = []
+    const shipped: Call[] = []
+    for (const call of calls) {
+      if (call.done) {
+        this.#release(call)
+        continue
+      }
+      tasks.push(call.task)
+      shipped.push(call)
+    }
+    if (tasks.length === 0) return
+    try {
+      channel.port.postMessage({ t: 'batch', c: tasks } satisfies ToWorker)
+    } catch {
+      // Something the walk let through that the clone refused: each call alone, the culprit rejected.
+      for (const call of shipped) {
+        try {
+          channel.port.postMessage({ t: 'batch', c: [call.task] } satisfies ToWorker)
+        } catch (error) {
+          call.done = true
+          call.reject(notCloneable(call.task.n, call.args, error))
+          this.#release(call)
+          continue
+        }
+        call.channel = channel
+        channel.shipped.push(call)
+      }
+      return
+    }
+    for (const call of shipped) {
+      call.channel = channel
+      channel.shipped.push(call)
+    }
+  }
+
+  /** The worker answered (or skipped) calls, in the order they were shipped. */
+  #ran (channel: Channel, results: unknown[]): void {
+    for (let i = 0; i < results.length; i += 3) {
+      const call = channel.shipped.shift() as Call
+      this.#settle(call, results[i + 1] as number, results[i + 2])
+    }
+    if (channel.shipped.size === 0) this.#next(channel)
+  }
+
+  #settle (call: Call, tag: number, payload: unknown): void {
+    const token = call.task.k
+    if (token !== undefined) this.liveRequests.delete(token)
+    this.#release(call)
+    if (call.done) return
+    call.done = true
+    if (tag === Result.VALUE) call.resolve(payload)
+    else if (tag === Result.PACKED) call.resolve(unpack(payload as Uint8Array))
+    else if (tag === Result.ERROR) call.reject(unpackError(payload as PackedError))
+  }
+
+  // A worker with nothing out: the next calls for it, or idle.
+  #next (channel: Channel): void {
+    const slot = channel.slot
+    if (slot === undefined || slot.closed || slot.channel !== channel) return
+    if (slot.threadSensitive) {
+      if (slot.queue.size > 0) this.#ship(channel, take(slot.queue, CANCEL_SLOTS))
+      return
+    }
+    if (this.#retiring.has(slot)) {
+      this.#end(slot)
+      return
+    }
+    const queued = this.#poolQueue.size
+    if (queued > 0) {
+      // Its share of the queue: the other workers take theirs as they come free.
+      this.#ship(channel, take(this.#poolQueue, Math.min(CANCEL_SLOTS, Math.ceil(queued / this.#pooled.length))))
+      return
+    }
+    if (slot.idle === undefined) slot.idle = setTimeout(() => { this.#reap(slot) }, this.options.idleTimeout).unref()
+    else slot.idle.refresh()
+  }
+
+  #reap (slot: Slot): void {
+    if (slot.closed || busy(slot)) return
+    const index = this.#pooled.indexOf(slot)
+    if (index !== -1) this.#pooled.splice(index, 1)
+    this.#end(slot)
+  }
+
+  #end (slot: Slot): void {
+    this.#retiring.delete(slot)
+    slot.closed = true
+    if (slot.idle !== undefined) clearTimeout(slot.idle)
+    slot.pool?.destroy().catch(() => {})
+  }
+
+  #release (call: Call): void {
+    if (call.onAbort !== undefined) call.signal?.removeEventListener('abort', call.onAbort)
+    call.onAbort = undefined
+    if (--this.#pending === 0) this.#keepAlive(false)
+  }
+
+  // Dropped if still queued (skipped when its turn comes), detached if running: its worker is never interrupted.
+  #abort (call: Call): void {
+    if (call.done) return
+    call.done = true
+    call.reject(abortError(call.signal as AbortSignal))
+    const channel = call.channel
+    if (channel !== undefined) Atomics.store(channel.cancel, call.task.id % CANCEL_SLOTS, call.task.id)
+  }
+
+  #keepAlive (on: boolean): void {
+    if (on) (this.#alive ??= setInterval(() => {}, 0x7fffffff)).ref()
+    else this.#alive?.unref()
   }
 
   #slot (index: number): Slot {
     let slot = this.#slots[index]
     if (slot === undefined) {
-      slot = { pool: undefined, channel: undefined, lane: new Lane(1), closed: false }
+      slot = newSlot(true)
       this.#slots[index] = slot
     }
     return slot
@@ -140,48 +319,25 @@ class Bridge {
     const count = Math.max(1, Math.min(this.#slots.length, limit))
     const start = this.#cursor++ % count
     let best = this.#slot(start)
-    for (let i = 1; i < count && best.lane.load > 0; i++) {
+    let bestLoad = load(best)
+    for (let i = 1; i < count && bestLoad > 0; i++) {
       const slot = this.#slot((start + i) % count)
-      if (slot.lane.load < best.lane.load) best = slot
+      const l = load(slot)
+      if (l < bestLoad) {
+        best = slot
+        bestLoad = l
+      }
     }
-    if (best.lane.load > 0 && this.#slots.length < limit) return this.#slot(this.#slots.length)
+    if (bestLoad > 0 && this.#slots.length < limit) return this.#slot(this.#slots.length)
     return best
-  }
-
-  async #run (sent: Promise<TaskResult>, task: Task): Promise<unknown> {
-    let result: TaskResult
-    try {
-      result = await sent
-    } catch (error) {
-      if (task.k !== undefined) this.liveRequests.delete(task.k)
-      throw error
-    }
-    const outcome = result instanceof Uint8Array ? unpack<Outcome>(result) : result
-    // A view that logged keeps its request until the worker's 'end' (after its last line).
-    if (task.k !== undefined && (outcome as { l?: true }).l !== true) this.liveRequests.delete(task.k)
-    if (outcome.ok) return outcome.v
-    throw unpackError(outcome.e)
   }
 
   // Runs a thread-sensitive call on the worker that is blocked waiting for us.
   #nested (channel: Channel, href: string, name: string, a: PackedArgs): Promise<unknown> {
-    const id = ++nestedIds
+    const id = nextId()
     return new Promise((resolve, reject) => {
       channel.nested.set(id, { resolve, reject })
       this.#post(channel, { t: 'task', id, u: href, n: name, a })
-    })
-  }
-
-  // A thread-sensitive slot runs one call at a time on its one worker: a
-  // message on the port it registered is all the call needs.
-  #send (channel: Channel, task: Task): Promise<TaskResult> {
-    const id = ++nestedIds
-    return new Promise((resolve, reject) => {
-      // piscina unrefs a worker it thinks idle: the port keeps the process alive while a call is out.
-      if (channel.runs.size === 0) channel.port.ref()
-      channel.runs.set(id, { resolve, reject })
-      const t = transfer(task.a)
-      channel.port.postMessage({ t: 'run', id, task } satisfies ToWorker, t?.transferList)
     })
   }
 
@@ -191,63 +347,76 @@ class Bridge {
     Atomics.notify(channel.signal, 0)
   }
 
-  #anyPool (): Piscina {
-    this.#pool ??= this.#create(undefined)
-    return this.#pool
-  }
-
-  /** A pool of one worker for a thread-sensitive slot, or the shared pool (no slot). */
-  #create (slot: Slot | undefined): Piscina {
-    const threadSensitive = slot !== undefined
+  #start (slot: Slot): void {
     const pool = new Piscina({
       filename: WORKER,
-      minThreads: threadSensitive ? 1 : 0,
-      maxThreads: threadSensitive ? 1 : this.options.maxThreads,
-      // A thread-sensitive worker holds state (a connection): never reaped while idle.
-      idleTimeout: threadSensitive ? Infinity : this.options.idleTimeout,
-      concurrentTasksPerWorker: 1,
-      stricterFIFO: true,
-      // Its idle worker must keep its event loop turning to hear calls on the bridge port (not sleep in Atomics.wait).
-      ...(threadSensitive ? { atomics: 'disabled' as const } : {}),
-      workerData: { threadSensitive }
+      minThreads: 1,
+      maxThreads: 1,
+      // The bridge ends idle pool workers itself (piscina sees no task of its own and would think them all idle).
+      idleTimeout: Infinity,
+      // The idle worker must keep its event loop turning to hear calls on the bridge port (not sleep in Atomics.wait).
+      atomics: 'disabled',
+      workerData: { threadSensitive: slot.threadSensitive }
     })
+    slot.pool = pool
     pool.on('message', (message: unknown) => {
       if ((message as Registration | null)?.bridge !== 'fastify-async-views') return
       const channel = this.#register(message as Registration)
-      if (slot !== undefined && !slot.closed && slot.pool === pool) slot.channel = channel
+      if (slot.closed || slot.pool !== pool) return
+      slot.channel = channel
+      channel.slot = slot
+      this.#next(channel)
     })
-    // A crashed worker rejects its call (piscina) and is replaced; nothing else to do.
+    // A crashed worker closes its port (handled there); piscina's own report adds nothing.
     pool.on('error', () => {})
-    return pool
   }
 
   #register (registration: Registration): Channel {
-    const channel: Channel = { port: registration.port, signal: registration.signal, nested: new Map(), waiting: 0, runs: new Map() }
+    const channel: Channel = { port: registration.port, signal: registration.signal, cancel: registration.cancel, nested: new Map(), waiting: 0, shipped: new Queue(), slot: undefined }
     this.#channels.add(channel)
     channel.port.on('message', (message: ToMain) => { this.#onMessage(channel, message) })
-    channel.port.on('close', () => {
-      this.#channels.delete(channel)
-      for (const slot of this.#slots) {
-        if (slot.channel !== channel) continue
-        // Its worker is gone (piscina may not know yet and would hand it the next call): a fresh pool.
-        slot.channel = undefined
-        slot.pool?.destroy().catch(() => {})
-        slot.pool = undefined
-      }
-      const exited = new ERR_SYNC_WORKER_EXITED('The worker thread exited')
-      for (const { reject } of channel.nested.values()) reject(exited)
-      for (const { reject } of channel.runs.values()) reject(exited)
-    })
+    channel.port.on('close', () => { this.#lost(channel) })
     channel.port.unref()
     return channel
   }
 
+  // Its worker is gone (crashed, or ended by us): its calls reject, its slot gets a fresh worker when calls wait.
+  #lost (channel: Channel): void {
+    this.#channels.delete(channel)
+    const exited = new ERR_SYNC_WORKER_EXITED('The worker thread exited')
+    for (let call = channel.shipped.shift(); call !== undefined; call = channel.shipped.shift()) {
+      if (call.task.k !== undefined) this.liveRequests.delete(call.task.k)
+      this.#release(call)
+      if (call.done) continue
+      call.done = true
+      call.reject(exited)
+    }
+    for (const { reject } of channel.nested.values()) reject(exited)
+    channel.nested.clear()
+    const slot = channel.slot
+    if (slot === undefined || slot.channel !== channel) return
+    slot.channel = undefined
+    slot.pool?.destroy().catch(() => {})
+    slot.pool = undefined
+    if (slot.closed) return
+    if (slot.threadSensitive) {
+      if (slot.queue.size > 0) this.#start(slot)
+      return
+    }
+    slot.closed = true
+    const index = this.#pooled.indexOf(slot)
+    if (index !== -1) this.#pooled.splice(index, 1)
+    this.#retiring.delete(slot)
+    if (this.#poolQueue.size > 0) {
+      const fresh = newSlot(false)
+      this.#pooled.push(fresh)
+      this.#start(fresh)
+    }
+  }
+
   #onMessage (channel: Channel, message: ToMain): void {
     if (message.t === 'ran') {
-      const pending = channel.runs.get(message.id)
-      channel.runs.delete(message.id)
-      if (channel.runs.size === 0) channel.port.unref()
-      pending?.resolve(message.r)
+      this.#ran(channel, message.r)
       return
     }
     if (message.t === 'done') {
@@ -263,11 +432,6 @@ class Bridge {
       try {
         log?.[message.level]({ ...(message.obj as object), fromWorker: true }, message.msg)
       } catch {}
-      return
-    }
-    if (message.t === 'end') {
-      // The view's last log line came before this (one port, in order).
-      this.liveRequests.delete(message.token)
       return
     }
     // t === 'call': asyncToSync from a worker; run it here, in the async world,
@@ -303,31 +467,65 @@ class Bridge {
     return await fn(...args)
   }
 
-  /** Terminates the workers, whoever holds them; calls still queued reject. A later call starts fresh workers. */
+  /** Terminates the workers, whoever holds them; calls still queued or running reject. A later call starts fresh workers. */
   async close (): Promise<void> {
     const closed = new ERR_SYNC_BRIDGE_CLOSED('The sync bridge was closed')
-    const pools: Piscina[] = []
-    for (const slot of this.#slots) {
-      slot.closed = true
-      slot.lane.clear(closed)
-      if (slot.pool !== undefined) pools.push(slot.pool)
+    const fail = (call: Call): void => {
+      if (call.task.k !== undefined) this.liveRequests.delete(call.task.k)
+      this.#release(call)
+      if (call.done) return
+      call.done = true
+      call.reject(closed)
     }
+    const slots = [...this.#slots, ...this.#pooled, ...this.#retiring]
     this.#slots = []
-    this.#poolLane.clear(closed)
-    if (this.#pool !== undefined) pools.push(this.#pool)
-    this.#pool = undefined
-    for (const channel of this.#channels) channel.port.close()
+    this.#pooled = []
+    this.#retiring.clear()
+    const pools: Piscina[] = []
+    for (const slot of slots) {
+      slot.closed = true
+      if (slot.idle !== undefined) clearTimeout(slot.idle)
+      for (let call = slot.queue.shift(); call !== undefined; call = slot.queue.shift()) fail(call)
+      if (slot.pool !== undefined) pools.push(slot.pool)
+      slot.pool = undefined
+    }
+    for (let call = this.#poolQueue.shift(); call !== undefined; call = this.#poolQueue.shift()) fail(call)
+    for (const channel of this.#channels) {
+      for (let call = channel.shipped.shift(); call !== undefined; call = channel.shipped.shift()) fail(call)
+      channel.port.close()
+    }
     this.#channels.clear()
+    if (this.#alive !== undefined) clearInterval(this.#alive)
+    this.#alive = undefined
+    this.#pending = 0
     await Promise.all(pools.map(async (pool) => { await pool.destroy() }))
   }
 }
 
-function transfer (bytes: PackedArgs): { transferList: ArrayBuffer[] } | undefined {
-  if (Array.isArray(bytes)) return undefined
-  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.byteLength > 4096) {
-    return { transferList: [bytes.buffer as ArrayBuffer] }
-  }
-  return undefined
+function newSlot (threadSensitive: boolean): Slot {
+  return { threadSensitive, pool: undefined, channel: undefined, queue: new Queue(), closed: false, idle: undefined }
+}
+
+function busy (slot: Slot): boolean {
+  return (slot.channel?.shipped.size ?? 0) > 0
+}
+
+function load (slot: Slot): number {
+  return slot.queue.size + (slot.channel?.shipped.size ?? 0)
+}
+
+function take (queue: Queue<Call>, most: number): Call[] {
+  const calls: Call[] = []
+  for (let call = queue.shift(); call !== undefined; call = calls.length < most ? queue.shift() : undefined) calls.push(call)
+  return calls
+}
+
+function abortError (signal: AbortSignal): Error {
+  const reason: unknown = signal.reason
+  if (reason instanceof Error && reason.name === 'AbortError') return reason
+  const error = new ERR_SYNC_ABORTED('The sync call was aborted', { cause: reason })
+  error.name = 'AbortError'
+  return error
 }
 
 function notCloneable (name: string, args: unknown[], cause: unknown): Error {

@@ -55,6 +55,12 @@ export function checkNotThenable (value: unknown, name: string, caller: string):
 // would get the ESM copy of the package (other classes, another bridge state).
 const commonJS = typeof module !== 'undefined'
 
+/** The export when its module is loaded on this thread already, without awaiting; undefined when it is not. */
+export function loadedExport (href: string, name: string): Fn | undefined {
+  const found = loaded.get(href)
+  return found === undefined ? undefined : pick(found, href, name)
+}
+
 /** Loads an export (modules are imported once per thread). */
 export async function loadExport (href: string, name: string): Promise<Fn> {
   let found = loaded.get(href)

@@ -9,10 +9,16 @@ export interface Registration {
   port: MessagePort
   /** Int32Array over a SharedArrayBuffer: set to 1 by the main thread after each message. */
   signal: Int32Array
+  /** Int32Array over a SharedArrayBuffer of CANCEL_SLOTS: a call's id at index id % CANCEL_SLOTS means "aborted, skip it". */
+  cancel: Int32Array
 }
 
-/** A piscina task. `a` is the argument list (see packArgs). */
+/** Calls shipped to a worker in one message at most (and the size of its cancel array). */
+export const CANCEL_SLOTS = 256
+
+/** A call as it is shipped to a worker. `a` is the argument list (see packArgs). */
 export interface Task {
+  id: number
   u: string
   n: string
   a: PackedArgs
@@ -28,24 +34,19 @@ export type ToMain =
   | { t: 'done', id: number, ok: true, v: Uint8Array }
   | { t: 'done', id: number, ok: false, e: PackedError }
   | { t: 'log', level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal', token: number, msg: string, obj: unknown }
-  /** A sync view that logged has returned: after its last log line, the request can go. */
-  | { t: 'end', token: number }
-  /** The result of a 'run'. */
-  | { t: 'ran', id: number, r: TaskResult }
+  /** Results of shipped calls, in the order they were shipped: id, Result tag, payload, id, tag, payload... */
+  | { t: 'ran', r: unknown[] }
 
 /** Main -> worker over the bridge port. */
 export type ToWorker =
   | { t: 'result', id: number, ok: true, v: Uint8Array }
   | { t: 'result', id: number, ok: false, e: PackedError }
   | { t: 'task', id: number, u: string, n: string, a: PackedArgs }
-  /** A thread-sensitive call sent straight to its worker (piscina's task machinery costs more than the call). */
-  | { t: 'run', id: number, task: Task }
+  /** Calls to run in this order, one at a time (several per message: one wake-up, one message for many calls). */
+  | { t: 'batch', c: Task[] }
 
-/** A task's outcome, v8-serialised as a whole (so it can be transferred). `l`: a sync view that logged (an 'end' follows on the port). */
-export type Outcome = { ok: true, v: unknown, l?: true } | { ok: false, e: PackedError, l?: true }
-
-/** What a task returns: the serialised Outcome, or a primitive result as it is (cheaper to post). */
-export type TaskResult = Uint8Array | { ok: true, v: string | number | boolean | bigint | null | undefined }
+/** How a call's result crosses back: its value as postMessage clones it, its value v8-serialised (it holds Buffers), a PackedError, or not run (cancelled). */
+export const Result = { VALUE: 0, PACKED: 1, ERROR: 2, SKIPPED: 3 } as const
 
 /** A request as it crosses to a sync view's worker. */
 export interface RequestSnapshot {
@@ -53,7 +54,8 @@ export interface RequestSnapshot {
   method: string
   url: string
   headers: Record<string, string | string[] | undefined>
-  body: Buffer
+  /** The body's bytes (a Uint8Array as a clone carries them). */
+  body: Uint8Array
   remoteAddress: string | undefined
   remotePort: number | undefined
   encrypted: boolean
@@ -85,7 +87,7 @@ export type PackedViewResult =
     cls: string
     status: number
     headers: Array<[string, string | string[]]>
-    body: Buffer
+    body: Uint8Array
     deferred: { to: string, options: unknown } | undefined
   }
 

@@ -4,9 +4,10 @@ import {
   BadRequest, DisallowedHost, DisallowedRedirect, Http404, HttpException, MiddlewareNotUsed, PermissionDenied, SuspiciousOperation
 } from '../http/exceptions.js'
 
-// Values cross threads as v8-serialized bytes: one copy instead of a clone, a
-// Buffer stays a Buffer, and a value that cannot cross fails here, not in
-// piscina's postMessage (which would kill the worker).
+// Values cross threads as postMessage clones them (natively, the cheapest
+// way), unless they hold a Buffer (which a clone turns into a Uint8Array) or a
+// value no clone takes: those are v8-serialized here, in JS, where a Buffer
+// stays a Buffer and what cannot cross fails with an error naming it.
 
 /** Serialises a value; a value that cannot cross threads throws DataCloneError. */
 export function pack (value: unknown): Uint8Array {
@@ -17,14 +18,53 @@ export function unpack<T = unknown> (bytes: Uint8Array): T {
   return deserialize(bytes) as T
 }
 
-/** Arguments as they cross: as they are when all primitives (postMessage clones those for less), else v8 bytes. */
-export type PackedArgs = Uint8Array | Primitive[]
+/** Arguments as they cross: the list as it is (postMessage clones it), or v8 bytes when it needs packing. */
+export type PackedArgs = Uint8Array | unknown[]
 type Primitive = string | number | boolean | bigint | null | undefined
 
 export function packArgs (args: unknown[]): PackedArgs {
-  for (let i = 0; i < args.length; i++) if (!isPrimitive(args[i])) return pack(args)
+  for (let i = 0; i < args.length; i++) if (!isPrimitive(args[i])) return needsPacking(args) ? pack(args) : args
   // The caller's own rest array: posted (and so copied) as it is.
-  return args as Primitive[]
+  return args
+}
+
+/**
+ * True when a clone would not carry `value` as it is: it holds a Buffer, a
+ * function or a symbol (then pack() keeps the Buffer, or throws naming what
+ * cannot cross). Plain data, Maps, Sets, Dates and typed arrays clone as they are.
+ */
+export function needsPacking (value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return typeof value === 'function' || typeof value === 'symbol'
+  return walk(value as object, new Set())
+}
+
+function walk (object: object, seen: Set<object>): boolean {
+  if (seen.has(object)) return false
+  seen.add(object)
+  if (ArrayBuffer.isView(object)) return Buffer.isBuffer(object)
+  if (object instanceof Map) {
+    for (const [key, value] of object) if (leafNeedsPacking(key, seen) || leafNeedsPacking(value, seen)) return true
+    return false
+  }
+  if (object instanceof Set) {
+    for (const value of object) if (leafNeedsPacking(value, seen)) return true
+    return false
+  }
+  if (Array.isArray(object)) {
+    for (let i = 0; i < object.length; i++) if (leafNeedsPacking(object[i], seen)) return true
+    return false
+  }
+  for (const key in object) {
+    if (Object.hasOwn(object, key) && leafNeedsPacking((object as Record<string, unknown>)[key], seen)) return true
+  }
+  return false
+}
+
+function leafNeedsPacking (value: unknown, seen: Set<object>): boolean {
+  if (value === null) return false
+  const type = typeof value
+  if (type === 'object') return walk(value as object, seen)
+  return type === 'function' || type === 'symbol'
 }
 
 export function unpackArgs (a: PackedArgs): unknown[] {

@@ -1,6 +1,8 @@
 import { MessageChannel, isMainThread, parentPort, receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads'
+import { ERR_NOT_CLONEABLE } from '../errors.js'
+import { Queue } from '../waiting.js'
 import { checkNotThenable, checkSync, loadExportSync } from './modules.js'
-import type { Registration, Task, TaskResult, ToMain, ToWorker } from './protocol.js'
+import { CANCEL_SLOTS, Result, type Registration, type Task, type ToMain, type ToWorker } from './protocol.js'
 import { pack, packError, unpack, unpackArgs, unpackError } from './serialize.js'
 
 // The worker side of the bridge: a port to the main thread and a shared flag
@@ -9,6 +11,7 @@ import { pack, packError, unpack, unpackArgs, unpackError } from './serialize.js
 
 let port: MessagePort | undefined
 let signal: Int32Array | undefined
+let cancel: Int32Array | undefined
 let sequence = 0
 const early = new Map<number, Extract<ToWorker, { t: 'result' }>>()
 
@@ -18,43 +21,105 @@ export function registerBridgeWorker (threadSensitive: boolean): void {
   const channel = new MessageChannel()
   port = channel.port1
   signal = new Int32Array(new SharedArrayBuffer(4))
-  const registration: Registration = { bridge: 'fastify-async-views', threadId, threadSensitive, port: channel.port2, signal }
+  cancel = new Int32Array(new SharedArrayBuffer(4 * CANCEL_SLOTS))
+  const registration: Registration = { bridge: 'fastify-async-views', threadId, threadSensitive, port: channel.port2, signal, cancel }
   parentPort.postMessage(registration, [channel.port2])
   port.unref()
 }
 
-/** True when `bytes` span their whole buffer, which can then be transferred. */
-export function ownsBuffer (bytes: Uint8Array): boolean {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-}
+/** A call's outcome: its Result tag and payload; `n` names the call for a result that cannot cross. */
+export interface Outcome { tag: number, payload: unknown }
+type Execute = (task: Task) => Outcome | Promise<Outcome>
 
-type RunMessage = Extract<ToWorker, { t: 'run' }>
-let execute: ((task: Task) => Promise<TaskResult>) | undefined
-// 'run' messages taken off the port while this thread was blocked in asyncToSync.
-const deferred: RunMessage[] = []
+let execute: Execute | undefined
+// Calls shipped here, run one at a time in order; results wait in `out` (id, tag, payload...) to go back together.
+const tasks = new Queue<Task>()
+let out: unknown[] = []
+let names: string[] = []
+let draining = false
+let posted = 0
 
-/** Serves the calls the main thread sends straight over the bridge port (thread-sensitive workers). */
-export function serveTasks (run: (task: Task) => Promise<TaskResult>): void {
+/** Serves the calls the main thread ships over the bridge port. */
+export function serveTasks (run: Execute): void {
   if (port === undefined) return
   execute = run
   port.on('message', (message: ToWorker) => {
-    if (message.t === 'run') serveRun(message)
+    if (message.t === 'batch') take(message.c)
     else if (message.t === 'task') runNested(message)
     // A result only comes while this thread is blocked waiting for it (taken there); keep a stray one for its waiter.
     else early.set(message.id, message)
   })
 }
 
-function serveRun (message: RunMessage): void {
-  // execute() never rejects: a failing call comes back as its packed error.
-  ;(execute as (task: Task) => Promise<TaskResult>)(message.task).then((r) => {
-    const transfer = r instanceof Uint8Array && ownsBuffer(r) ? [r.buffer as ArrayBuffer] : undefined
-    ;(port as MessagePort).postMessage({ t: 'ran', id: message.id, r } satisfies ToMain, transfer)
-  }, () => {})
+function take (batch: Task[]): void {
+  for (const task of batch) tasks.push(task)
+  // While a call runs (blocked in asyncToSync, or awaiting its module), the queue waits for it.
+  if (!draining) drain()
 }
 
-function serveDeferred (): void {
-  for (let message = deferred.shift(); message !== undefined; message = deferred.shift()) serveRun(message)
+function drain (): void {
+  draining = true
+  for (let task = tasks.shift(); task !== undefined; task = tasks.shift()) {
+    if (Atomics.load(cancel as Int32Array, task.id % CANCEL_SLOTS) === task.id) {
+      keep(task, { tag: Result.SKIPPED, payload: undefined })
+      continue
+    }
+    const outcome = (execute as Execute)(task)
+    if (outcome instanceof Promise) {
+      // Its module is loading: the calls behind it wait (order is kept).
+      const current = task
+      outcome.then((o) => {
+        keep(current, o)
+        drain()
+      }, () => {})
+      return
+    }
+    keep(task, outcome)
+    // Results go back when the queue is empty, or every millisecond while a long batch runs.
+    if (performance.now() - posted > 1) sendResults()
+  }
+  draining = false
+  sendResults()
+}
+
+function resume (): void {
+  if (!draining) drain()
+}
+
+function keep (task: Task, outcome: Outcome): void {
+  out.push(task.id, outcome.tag, outcome.payload)
+  names.push(task.n)
+}
+
+/** Posts the results gathered so far (before blocking in asyncToSync, too). */
+function sendResults (): void {
+  posted = performance.now()
+  if (out.length === 0) return
+  const r = out
+  const n = names
+  out = []
+  names = []
+  try {
+    ;(port as MessagePort).postMessage({ t: 'ran', r } satisfies ToMain)
+  } catch {
+    // A value the walk let through and the clone refused: serialised one by one, or its error.
+    for (let i = 0; i < r.length; i += 3) {
+      if (r[i + 1] !== Result.VALUE) continue
+      try {
+        r[i + 2] = pack(r[i + 2])
+        r[i + 1] = Result.PACKED
+      } catch (error) {
+        r[i + 1] = Result.ERROR
+        r[i + 2] = packError(notSendable(n[i / 3], error))
+      }
+    }
+    ;(port as MessagePort).postMessage({ t: 'ran', r } satisfies ToMain)
+  }
+}
+
+/** The error for a result that cannot go back to the main thread. */
+export function notSendable (name: string | undefined, error: unknown): Error {
+  return new ERR_NOT_CLONEABLE(`The result of ${name ?? 'the call'}() cannot be sent back from the worker thread: ${(error as Error).message}`)
 }
 
 export function isBridgeWorker (): boolean {
@@ -65,6 +130,8 @@ export function isBridgeWorker (): boolean {
 export function callMainSync (href: string, name: string, args: unknown[]): unknown {
   const bridge = port as MessagePort
   const id = ++sequence
+  // The calls that ran before this one are answered first (the main thread may reclaim the ones behind it).
+  sendResults()
   bridge.postMessage({ t: 'call', id, u: href, n: name, a: pack(args) } satisfies ToMain)
   for (;;) {
     const stashed = early.get(id)
@@ -74,9 +141,10 @@ export function callMainSync (href: string, name: string, args: unknown[]): unkn
       runNested(message)
       continue
     }
-    if (message.t === 'run') {
-      // Not expected (a slot runs one call at a time), but never lost: served once this thread is free.
-      if (deferred.push(message) === 1) setImmediate(serveDeferred)
+    if (message.t === 'batch') {
+      // Calls shipped meanwhile: run after the current one, in order.
+      for (const task of message.c) tasks.push(task)
+      if (!draining) setImmediate(resume)
       continue
     }
     if (message.id !== id) {
@@ -117,20 +185,9 @@ function runNested (task: Extract<ToWorker, { t: 'task' }>): void {
   bridge.postMessage(reply)
 }
 
-// Sync views that logged and have not returned yet.
-const logged = new Set<number>()
-
-/** A sync view returned: true when it logged, the main thread then waits for this 'end' to let the request go. */
-export function endView (token: number): boolean {
-  if (port === undefined || !logged.delete(token)) return false
-  port.postMessage({ t: 'end', token } satisfies ToMain)
-  return true
-}
-
 /** Forwards a log line to the main thread's logger (fire and forget). */
 export function logToMain (level: Extract<ToMain, { t: 'log' }>['level'], token: number, msg: string, obj: unknown): void {
   if (port === undefined) return
-  logged.add(token)
   let safe: unknown
   try {
     safe = obj === undefined ? undefined : unpack(pack(obj))

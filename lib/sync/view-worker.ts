@@ -38,7 +38,8 @@ export function buildWorkerRequest (snapshot: RequestSnapshot): HttpRequest {
     id: snapshot.reqId,
     raw,
     headers: snapshot.headers,
-    body: snapshot.body,
+    // A clone carries the body as a Uint8Array: a Buffer again, over the same bytes.
+    body: Buffer.isBuffer(snapshot.body) ? snapshot.body : Buffer.from(snapshot.body.buffer, snapshot.body.byteOffset, snapshot.body.byteLength),
     protocol: snapshot.protocol,
     host: snapshot.host,
     params: {},

@@ -1,26 +1,30 @@
-// The piscina worker script: runs a sync export with the arguments it was
-// sent and returns the v8-serialised outcome (transferred, not copied).
-import { move, workerData } from 'piscina'
-import { ERR_NOT_CLONEABLE } from '../errors.js'
-import { checkNotThenable, checkSync, loadExport } from './modules.js'
-import type { Outcome, Task, TaskResult } from './protocol.js'
-import { isPrimitive, pack, packError, unpackArgs } from './serialize.js'
-import { endView, ownsBuffer, registerBridgeWorker, serveTasks } from './thread.js'
+// The bridge's worker script: piscina starts it; calls arrive over the bridge
+// port (thread.ts) and run here, one at a time.
+import { checkNotThenable, checkSync, loadExport, loadedExport } from './modules.js'
+import { Result, type Task } from './protocol.js'
+import { needsPacking, pack, packError, unpackArgs } from './serialize.js'
+import { notSendable, registerBridgeWorker, serveTasks, type Outcome } from './thread.js'
 import { buildWorkerRequest, packViewResult } from './view-worker.js'
+import { workerData } from 'piscina'
 
 registerBridgeWorker((workerData as { threadSensitive?: boolean } | undefined)?.threadSensitive === true)
 serveTasks(execute)
 
-/** piscina's entry: the outcome's bytes are moved back, not copied. */
-export default async function run (task: Task): Promise<TaskResult> {
-  const result = await execute(task)
-  return result instanceof Uint8Array && ownsBuffer(result) ? move(result) as Uint8Array : result
+/** piscina's entry, never used: calls come over the bridge port. */
+export default function run (): never {
+  throw new Error('fastify-async-views: bridge calls arrive over the bridge port, not as piscina tasks')
 }
 
-async function execute (task: Task): Promise<TaskResult> {
-  let outcome: Outcome
+function execute (task: Task): Outcome | Promise<Outcome> {
+  let fn: ReturnType<typeof loadedExport>
   try {
-    const fn = await loadExport(task.u, task.n)
+    fn = loadedExport(task.u, task.n)
+  } catch (error) {
+    return { tag: Result.ERROR, payload: packError(error) }
+  }
+  // First call of a module on this thread: import it, then run.
+  if (fn === undefined) return loadExport(task.u, task.n).then(() => execute(task), (error: unknown) => ({ tag: Result.ERROR, payload: packError(error) }))
+  try {
     const caller = task.view === true ? 'syncView()' : 'syncToAsync()'
     checkSync(fn, task.n, caller)
     const args = unpackArgs(task.a)
@@ -29,25 +33,23 @@ async function execute (task: Task): Promise<TaskResult> {
       const request = buildWorkerRequest(args[0] as Parameters<typeof buildWorkerRequest>[0])
       value = fn(request, args[1])
       checkNotThenable(value, task.n, caller)
-      value = packViewResult(value, task.n)
-    } else {
-      value = fn(...args)
-      checkNotThenable(value, task.n, caller)
+      const packed = packViewResult(value, task.n)
+      // The body goes as bytes (the main thread makes it a Buffer again); JSON data is checked like any value.
+      return packed.kind === 'json' && needsPacking(packed.data) ? packValue(packed, task) : { tag: Result.VALUE, payload: packed }
     }
-    outcome = { ok: true, v: value }
+    value = fn(...args)
+    checkNotThenable(value, task.n, caller)
+    return needsPacking(value) ? packValue(value, task) : { tag: Result.VALUE, payload: value }
   } catch (error) {
-    outcome = { ok: false, e: packError(error) }
+    return { tag: Result.ERROR, payload: packError(error) }
   }
-  if (task.k !== undefined && endView(task.k)) outcome.l = true
-  // A primitive result goes back as it is: no serialiser on either side.
-  if (outcome.ok && isPrimitive(outcome.v)) return outcome as TaskResult
-  let bytes: Uint8Array
+}
+
+// A value holding Buffers keeps them through v8's serialiser; one that cannot cross is the call's error.
+function packValue (value: unknown, task: Task): Outcome {
   try {
-    bytes = pack(outcome)
+    return { tag: Result.PACKED, payload: pack(value) }
   } catch (error) {
-    const message = `The result of ${task.n}() cannot be sent back from the worker thread: ${(error as Error).message}`
-    bytes = pack({ ok: false, e: packError(new ERR_NOT_CLONEABLE(message)) } satisfies Outcome)
+    return { tag: Result.ERROR, payload: packError(notSendable(task.n, error)) }
   }
-  // Only a buffer the bytes own whole can be transferred (never a shared pool slab).
-  return ownsBuffer(bytes) ? bytes : new Uint8Array(bytes)
 }
