@@ -50,13 +50,17 @@ export class Queue<T> {
 
   /** The next item, or undefined when the queue is empty. */
   shift (): T | undefined {
-    if (this.#head < this.#items.length) {
-      const item = this.#items[this.#head]
-      this.#items[this.#head++] = undefined
-      return item
+    const items = this.#items
+    if (this.#head >= items.length) return undefined
+    const item = items[this.#head]
+    items[this.#head++] = undefined
+    // Emptied: start over. A queue that never empties drops its taken front now and then, or it would only grow.
+    if (this.#head === items.length) this.clear()
+    else if (this.#head >= 1024 && this.#head * 2 >= items.length) {
+      items.splice(0, this.#head)
+      this.#head = 0
     }
-    if (this.#head > 0) this.clear()
-    return undefined
+    return item
   }
 
   clear (): void {

@@ -6,7 +6,7 @@ import {
   HttpResponse, JsonResponse, HttpResponseRedirect, HttpResponsePermanentRedirect, HttpResponseNotModified, HttpResponseBadRequest,
   HttpResponseForbidden, HttpResponseNotFound, HttpResponseGone, HttpResponseServerError, HttpResponseNotAllowed
 } from '../http/response.js'
-import { kDeferredLocation, kUploads } from '../symbols.js'
+import { kClientWatch, kDeferredLocation, kUploads } from '../symbols.js'
 import type { ParsedForm } from '../http/files.js'
 import type { ViewFunction, ViewResult } from '../http/view-types.js'
 import { bridge } from './bridge.js'
@@ -97,12 +97,14 @@ export function syncView<K = Record<string, unknown>> (moduleUrl: URL | string, 
       reverse: (name, opts) => request.reverse(name, opts as Parameters<HttpRequest['reverse']>[1]),
       log: request.fastify.log as never
     })
+    // Dropped (or detached) when the client goes away, as request.signal would, for less.
+    const gone = request[kClientWatch]()
     let packed: unknown
     try {
-      packed = await bridge.call(threadSensitive, href, exportName, [snapshot(request, token), kwargs], request.signal, token)
+      packed = await bridge.call(threadSensitive, href, exportName, [snapshot(request, token), kwargs], gone, token)
     } catch (error) {
       // Dropped by the signal (perhaps before it ran): the client is gone, so are its late log lines.
-      if (request.signal.aborted) bridge.liveRequests.delete(token)
+      if (gone.aborted) bridge.liveRequests.delete(token)
       throw error
     }
     return unpackViewResult(packed as PackedViewResult)
@@ -141,10 +143,12 @@ function snapshot (request: HttpRequest, token: number): RequestSnapshot {
     method: request.method,
     url: req.raw.url ?? '/',
     headers,
-    // A Uint8Array over the body's bytes: a clone carries it natively (the worker makes it a Buffer again).
-    body: new Uint8Array(request.body.buffer, request.body.byteOffset, request.body.byteLength),
-    remoteAddress: request.META.REMOTE_ADDR,
-    remotePort: request.META.REMOTE_PORT === undefined ? undefined : Number(request.META.REMOTE_PORT),
+    // Bytes of its own (a clone copies a view's whole buffer, for a small body Node's 8 KB pool slab), as a
+    // Uint8Array, which a clone carries natively: the worker makes it a Buffer again.
+    body: bodyBytes(request.body),
+    // The socket's own (as request.META reads them), without building META.
+    remoteAddress: req.raw.socket?.remoteAddress,
+    remotePort: req.raw.socket?.remotePort,
     encrypted: request.scheme === 'https',
     httpVersion: req.raw.httpVersion,
     protocol: request.scheme,
@@ -156,6 +160,12 @@ function snapshot (request: HttpRequest, token: number): RequestSnapshot {
       : { route: match.route, urlName: match.urlName, namespaces: match.namespaces, appNames: match.appNames, args: match.args, kwargs: match.kwargs, viewName: match.viewName },
     attributes
   }
+}
+
+function bodyBytes (body: Buffer): Uint8Array {
+  if (body.byteLength === 0) return new Uint8Array(0)
+  if (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength) return new Uint8Array(body.buffer, 0, body.byteLength)
+  return new Uint8Array(body)
 }
 
 const RESPONSE_CLASSES = new Map<string, typeof HttpResponse>()

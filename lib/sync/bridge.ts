@@ -4,6 +4,7 @@ import { Piscina } from 'piscina'
 import { describe } from '../describe.js'
 import { ERR_NOT_CLONEABLE, ERR_SYNC_ABORTED, ERR_SYNC_BRIDGE_CLOSED, ERR_SYNC_REQUEST_FINISHED, ERR_SYNC_WORKER_EXITED } from '../errors.js'
 import { Queue } from '../waiting.js'
+import type { AbortLike } from '../http/request.js'
 import type { MessagePort } from 'node:worker_threads'
 import { SyncContext, currentContext, enableContexts, runInContext } from './context.js'
 import { loadExport } from './modules.js'
@@ -52,7 +53,7 @@ interface Call {
   readonly args: unknown[]
   readonly resolve: (value: unknown) => void
   readonly reject: (error: unknown) => void
-  readonly signal: AbortSignal | undefined
+  readonly signal: AbortLike | undefined
   onAbort: (() => void) | undefined
   /** Settled already (aborted, or failed to ship): a result that still comes is dropped. */
   done: boolean
@@ -128,7 +129,7 @@ class Bridge {
   }
 
   /** Runs an export on a worker; `token` marks a sync view's call (its request in liveRequests). */
-  call (threadSensitive: boolean, href: string, name: string, args: unknown[], signal: AbortSignal | undefined, token?: number): Promise<unknown> {
+  call (threadSensitive: boolean, href: string, name: string, args: unknown[], signal: AbortLike | undefined, token?: number): Promise<unknown> {
     if (signal?.aborted === true) return Promise.reject(abortError(signal))
     let a: PackedArgs
     try {
@@ -293,7 +294,7 @@ class Bridge {
   #abort (call: Call): void {
     if (call.done) return
     call.done = true
-    call.reject(abortError(call.signal as AbortSignal))
+    call.reject(abortError(call.signal as AbortLike))
     const channel = call.channel
     if (channel !== undefined) Atomics.store(channel.cancel, call.task.id % CANCEL_SLOTS, call.task.id)
   }
@@ -520,7 +521,7 @@ function take (queue: Queue<Call>, most: number): Call[] {
   return calls
 }
 
-function abortError (signal: AbortSignal): Error {
+function abortError (signal: AbortLike): Error {
   const reason: unknown = signal.reason
   if (reason instanceof Error && reason.name === 'AbortError') return reason
   const error = new ERR_SYNC_ABORTED('The sync call was aborted', { cause: reason })

@@ -11,14 +11,22 @@ import { callMainSync, logToMain } from './thread.js'
 
 type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'
 
-// A logger whose lines go to the request's logger on the main thread.
-function workerLogger (token: number): Record<Level, (objOrMsg: unknown, msg?: string) => void> & { child: () => unknown } {
-  const method = (level: Level) => (objOrMsg: unknown, msg?: string): void => {
-    if (typeof objOrMsg === 'string') logToMain(level, token, objOrMsg, undefined)
-    else logToMain(level, token, msg ?? '', objOrMsg instanceof Error ? { err: { type: objOrMsg.name, message: objOrMsg.message, stack: objOrMsg.stack } } : objOrMsg)
+// A logger whose lines go to the request's logger on the main thread (one object per request, its methods shared).
+class WorkerLogger {
+  readonly #token: number
+  constructor (token: number) { this.#token = token }
+  #line (level: Level, objOrMsg: unknown, msg?: string): void {
+    if (typeof objOrMsg === 'string') logToMain(level, this.#token, objOrMsg, undefined)
+    else logToMain(level, this.#token, msg ?? '', objOrMsg instanceof Error ? { err: { type: objOrMsg.name, message: objOrMsg.message, stack: objOrMsg.stack } } : objOrMsg)
   }
-  const logger = { trace: method('trace'), debug: method('debug'), info: method('info'), warn: method('warn'), error: method('error'), fatal: method('fatal'), child: () => logger }
-  return logger
+
+  trace (objOrMsg: unknown, msg?: string): void { this.#line('trace', objOrMsg, msg) }
+  debug (objOrMsg: unknown, msg?: string): void { this.#line('debug', objOrMsg, msg) }
+  info (objOrMsg: unknown, msg?: string): void { this.#line('info', objOrMsg, msg) }
+  warn (objOrMsg: unknown, msg?: string): void { this.#line('warn', objOrMsg, msg) }
+  error (objOrMsg: unknown, msg?: string): void { this.#line('error', objOrMsg, msg) }
+  fatal (objOrMsg: unknown, msg?: string): void { this.#line('fatal', objOrMsg, msg) }
+  child (): WorkerLogger { return this }
 }
 
 /**
@@ -44,7 +52,7 @@ export function buildWorkerRequest (snapshot: RequestSnapshot): HttpRequest {
     host: snapshot.host,
     params: {},
     is404: false,
-    log: workerLogger(snapshot.token),
+    log: new WorkerLogger(snapshot.token),
     ...snapshot.attributes,
     // The files stay where the main thread spooled them (and deletes them).
     [kUploads]: snapshot.form === undefined
@@ -80,8 +88,14 @@ export function packViewResult (result: unknown, viewName: string): PackedViewRe
     const headers = [...result.headers]
     const cookies = result.cookies
     if (cookies.length > 0) headers.push(['set-cookie', cookies])
-    return { kind: 'response', cls: result.constructor.name, status: result.statusCode, headers, body: result.content, deferred }
+    return { kind: 'response', cls: result.constructor.name, status: result.statusCode, headers, body: ownBytes(result.content), deferred }
   }
   if (Array.isArray(result) || isPlainObject(result)) return { kind: 'json', data: result }
   throw new ERR_INVALID_VIEW_RESULT(`The sync view ${viewName} didn't return an HttpResponse object. It returned ${result === null ? 'null' : typeof result} instead.`)
+}
+
+/** Bytes that own their buffer: a clone copies a view's whole buffer (for a small Buffer, Node's 8 KB pool slab). */
+export function ownBytes (bytes: Uint8Array): Uint8Array {
+  // A copy of just these bytes (Buffer#slice would be a view on the same slab).
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes)
 }
