@@ -60,4 +60,5 @@ export const kUserBackend = Symbol('fastify-async-views.userBackend')
 export const kSocketCookie = Symbol('fastify-async-views.socketCookie')
 /** Set-Cookie lines waiting for the 101 (on the raw upgrade request). */
 export const kUpgradeCookies = Symbol('fastify-async-views.ws.cookies')
-export const kClientWatch = Symbol('fastify-async-views.clientWatch')
+/** HttpRequest's check that its client has gone (the sync bridge drops a sync view's queued call then). */
+export const kClientGone = Symbol('fastify-async-views.clientGone')

@@ -48,6 +48,11 @@ export class Queue<T> {
     this.#items.push(item)
   }
 
+  /** The next item without taking it. */
+  peek (): T | undefined {
+    return this.#items[this.#head]
+  }
+
   /** The next item, or undefined when the queue is empty. */
   shift (): T | undefined {
     const items = this.#items

@@ -8,8 +8,7 @@ import { parseCookies } from './cookies.js'
 import { BadRequest } from './exceptions.js'
 import { disallowedHost, isValidHost } from './host.js'
 import { iriToUri, urljoin, urlsplit } from '../urls/iri.js'
-import type { ServerResponse } from 'node:http'
-import { kClientWatch, kLoadUser, kMatchData, kRawBody, kReply, kSession, kUploads } from '../symbols.js'
+import { kClientGone, kLoadUser, kMatchData, kRawBody, kReply, kSession, kUploads } from '../symbols.js'
 import { FileDict, type ParsedForm } from './files.js'
 import type { RequestSession } from './session-api.js'
 import { ERR_NO_SESSIONS } from '../errors.js'
@@ -39,50 +38,6 @@ export type MatchData = RouteMatch | RoutingError
  * computed when first read, from data captured when the request arrived, so
  * the object stays readable after the response is sent.
  */
-/** The part of an AbortSignal the sync bridge uses. */
-export interface AbortLike {
-  readonly aborted: boolean
-  readonly reason: unknown
-  addEventListener (type: 'abort', listener: () => void, options?: { once?: boolean }): void
-  removeEventListener (type: 'abort', listener: () => void): void
-}
-
-// request.signal's rule (aborted when the response closes unfinished) for one listener.
-class ClientWatch implements AbortLike {
-  aborted = false
-  reason: unknown = undefined
-  readonly #res: ServerResponse
-  #listener: (() => void) | undefined
-
-  constructor (res: ServerResponse, gone: boolean) {
-    this.#res = res
-    if (gone) this.#abort()
-  }
-
-  readonly #onClose = (): void => {
-    if (!this.#res.writableEnded) this.#abort()
-  }
-
-  #abort (): void {
-    this.aborted = true
-    this.reason = new DOMException('Client disconnected', 'AbortError')
-    const listener = this.#listener
-    this.#listener = undefined
-    listener?.()
-  }
-
-  addEventListener (_type: 'abort', listener: () => void): void {
-    this.#listener = listener
-    this.#res.on('close', this.#onClose)
-  }
-
-  removeEventListener (_type: 'abort', listener: () => void): void {
-    if (this.#listener !== listener) return
-    this.#listener = undefined
-    this.#res.removeListener('close', this.#onClose)
-  }
-}
-
 export class HttpRequest {
   /** The underlying FastifyRequest. */
   readonly fastify: FastifyRequest
@@ -285,15 +240,15 @@ export class HttpRequest {
   }
 
   /**
-   * What a sync view's bridge call watches to drop the call when the client
-   * goes away: `signal` once made, else a cheaper watch on the response (an
-   * AbortController and its listeners cost more than the rest of the hop).
+   * True once the client has gone before its response was sent (request.signal's
+   * rule, read when asked: the sync bridge asks before it ships a view's call,
+   * where a listener per request would cost more than the hop).
    */
-  [kClientWatch] (): AbortLike {
-    if (this.#controller !== undefined) return this.#controller.signal
-    const raw = this.fastify.raw
+  [kClientGone] (): boolean {
     const res = this.#reply.raw
-    return new ClientWatch(res, res.destroyed || (raw.destroyed && raw.complete === false))
+    if (res.writableEnded) return false
+    const raw = this.fastify.raw
+    return res.destroyed || (raw.destroyed && raw.complete === false)
   }
 
   /** The user (option `auth`: a backend's user or AnonymousUser), or what a middleware or Fastify hook attached. */

@@ -6,7 +6,7 @@ import {
   HttpResponse, JsonResponse, HttpResponseRedirect, HttpResponsePermanentRedirect, HttpResponseNotModified, HttpResponseBadRequest,
   HttpResponseForbidden, HttpResponseNotFound, HttpResponseGone, HttpResponseServerError, HttpResponseNotAllowed
 } from '../http/response.js'
-import { kClientWatch, kDeferredLocation, kUploads } from '../symbols.js'
+import { kDeferredLocation, kUploads } from '../symbols.js'
 import type { ParsedForm } from '../http/files.js'
 import type { ViewFunction, ViewResult } from '../http/view-types.js'
 import { bridge } from './bridge.js'
@@ -15,6 +15,7 @@ import { moduleHref } from './modules.js'
 import type { PackedViewResult, RequestSnapshot } from './protocol.js'
 import { isBridgeWorker, callMainSync } from './thread.js'
 import { isPrimitive, needsPacking, pack } from './serialize.js'
+import { bytesOf, crossingBytes } from './view-worker.js'
 
 /** Per-call options, passed as the last argument: `fn(a, b, { signal: request.signal })`. */
 export interface CallOptions { signal?: AbortSignal }
@@ -93,20 +94,8 @@ export function syncView<K = Record<string, unknown>> (moduleUrl: URL | string, 
   enableContexts()
   const view = async function (request: HttpRequest, kwargs: K): Promise<ViewResult> {
     const token = ++tokens
-    bridge.liveRequests.set(token, {
-      reverse: (name, opts) => request.reverse(name, opts as Parameters<HttpRequest['reverse']>[1]),
-      log: request.fastify.log as never
-    })
-    // Dropped (or detached) when the client goes away, as request.signal would, for less.
-    const gone = request[kClientWatch]()
-    let packed: unknown
-    try {
-      packed = await bridge.call(threadSensitive, href, exportName, [snapshot(request, token), kwargs], gone, token)
-    } catch (error) {
-      // Dropped by the signal (perhaps before it ran): the client is gone, so are its late log lines.
-      if (gone.aborted) bridge.liveRequests.delete(token)
-      throw error
-    }
+    // The request stays here: the worker reaches its reverse() and logger by token while the view runs.
+    const packed = await bridge.call(threadSensitive, href, exportName, [snapshot(request, token), kwargs], undefined, token, request)
     return unpackViewResult(packed as PackedViewResult)
   }
   Object.defineProperty(view, 'name', { value: exportName === 'default' ? 'syncView' : exportName })
@@ -143,9 +132,7 @@ function snapshot (request: HttpRequest, token: number): RequestSnapshot {
     method: request.method,
     url: req.raw.url ?? '/',
     headers,
-    // Bytes of its own (a clone copies a view's whole buffer, for a small body Node's 8 KB pool slab), as a
-    // Uint8Array, which a clone carries natively: the worker makes it a Buffer again.
-    body: bodyBytes(request.body),
+    body: crossingBytes(request.body),
     // The socket's own (as request.META reads them), without building META.
     remoteAddress: req.raw.socket?.remoteAddress,
     remotePort: req.raw.socket?.remotePort,
@@ -160,12 +147,6 @@ function snapshot (request: HttpRequest, token: number): RequestSnapshot {
       : { route: match.route, urlName: match.urlName, namespaces: match.namespaces, appNames: match.appNames, args: match.args, kwargs: match.kwargs, viewName: match.viewName },
     attributes
   }
-}
-
-function bodyBytes (body: Buffer): Uint8Array {
-  if (body.byteLength === 0) return new Uint8Array(0)
-  if (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength) return new Uint8Array(body.buffer, 0, body.byteLength)
-  return new Uint8Array(body)
 }
 
 const RESPONSE_CLASSES = new Map<string, typeof HttpResponse>()
@@ -184,7 +165,7 @@ function unpackViewResult (packed: PackedViewResult): HttpResponse {
   if (packed.kind === 'json') return new JsonResponse(packed.data, { safe: false })
   const Cls = RESPONSE_CLASSES.get(packed.cls) ?? HttpResponse
   // Only HttpResponse's own constructor runs: the body, status and headers are already made.
-  const body = Buffer.isBuffer(packed.body) ? packed.body : Buffer.from(packed.body.buffer, packed.body.byteOffset, packed.body.byteLength)
+  const body = bytesOf(packed.body)
   const response = Reflect.construct(HttpResponse, [body, { status: packed.status }], Cls) as HttpResponse
   response.headers.delete('content-type')
   for (const [name, value] of packed.headers) response.headers.set(name, value)

@@ -4,7 +4,8 @@ import { Piscina } from 'piscina'
 import { describe } from '../describe.js'
 import { ERR_NOT_CLONEABLE, ERR_SYNC_ABORTED, ERR_SYNC_BRIDGE_CLOSED, ERR_SYNC_REQUEST_FINISHED, ERR_SYNC_WORKER_EXITED } from '../errors.js'
 import { Queue } from '../waiting.js'
-import type { AbortLike } from '../http/request.js'
+import type { HttpRequest } from '../http/request.js'
+import { kClientGone } from '../symbols.js'
 import type { MessagePort } from 'node:worker_threads'
 import { SyncContext, currentContext, enableContexts, runInContext } from './context.js'
 import { loadExport } from './modules.js'
@@ -53,7 +54,9 @@ interface Call {
   readonly args: unknown[]
   readonly resolve: (value: unknown) => void
   readonly reject: (error: unknown) => void
-  readonly signal: AbortLike | undefined
+  readonly signal: AbortSignal | undefined
+  /** A sync view's request: its reverse() and logger serve the worker while the call runs. */
+  readonly request: ViewRequest | undefined
   onAbort: (() => void) | undefined
   /** Settled already (aborted, or failed to ship): a result that still comes is dropped. */
   done: boolean
@@ -61,10 +64,8 @@ interface Call {
   channel: Channel | undefined
 }
 
-type Logger = { [K in 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal']: (obj: unknown, msg?: string) => void }
-
-/** A request a sync view serves: `request.reverse()` and the logger, reached from the worker by token. */
-export interface LiveRequest { reverse: (name: string, options?: unknown) => string, log: Logger }
+/** What a sync view's call keeps of its request. */
+export type ViewRequest = Pick<HttpRequest, 'reverse' | 'fastify' | typeof kClientGone>
 
 // The worker script sits beside this module (worker.js in dist, worker.ts in a TS loader).
 const WORKER = fileURLToPath(new URL(`./worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url))
@@ -96,8 +97,6 @@ class Bridge {
   /** Calls not settled by their worker yet: while there are some, a ref'd timer keeps the process alive. */
   #pending = 0
   #alive: NodeJS.Timeout | undefined
-  /** Requests a sync view is serving, by token, for `request.reverse()` and logs from the worker. */
-  readonly liveRequests = new Map<number, LiveRequest>()
 
   /**
    * Sizes the pool and the number of thread-sensitive slots. On a running pool
@@ -128,8 +127,8 @@ class Bridge {
     }
   }
 
-  /** Runs an export on a worker; `token` marks a sync view's call (its request in liveRequests). */
-  call (threadSensitive: boolean, href: string, name: string, args: unknown[], signal: AbortLike | undefined, token?: number): Promise<unknown> {
+  /** Runs an export on a worker; `token` and `request` mark a sync view's call. */
+  call (threadSensitive: boolean, href: string, name: string, args: unknown[], signal: AbortSignal | undefined, token?: number, request?: ViewRequest): Promise<unknown> {
     if (signal?.aborted === true) return Promise.reject(abortError(signal))
     let a: PackedArgs
     try {
@@ -151,7 +150,7 @@ class Bridge {
     }
     const task: Task = token === undefined ? { id: nextId(), u: href, n: name, a } : { id: nextId(), u: href, n: name, a, view: true, k: token }
     return new Promise((resolve, reject) => {
-      const call: Call = { task, args, resolve, reject, signal, onAbort: undefined, done: false, channel: undefined }
+      const call: Call = { task, args, resolve, reject, signal, request, onAbort: undefined, done: false, channel: undefined }
       if (signal !== undefined) {
         call.onAbort = () => { this.#abort(call) }
         signal.addEventListener('abort', call.onAbort, { once: true })
@@ -196,6 +195,11 @@ class Bridge {
     const tasks: Task[] = []
     const shipped: Call[] = []
     for (const call of calls) {
+      // A sync view's client that left while its call waited: dropped, as request.signal would drop it.
+      if (!call.done && call.request?.[kClientGone]() === true) {
+        call.done = true
+        call.reject(new DOMException('Client disconnected', 'AbortError'))
+      }
       if (call.done) {
         this.#release(call)
         continue
@@ -238,8 +242,6 @@ class Bridge {
   }
 
   #settle (call: Call, tag: number, payload: unknown): void {
-    const token = call.task.k
-    if (token !== undefined) this.liveRequests.delete(token)
     this.#release(call)
     if (call.done) return
     call.done = true
@@ -294,7 +296,7 @@ class Bridge {
   #abort (call: Call): void {
     if (call.done) return
     call.done = true
-    call.reject(abortError(call.signal as AbortLike))
+    call.reject(abortError(call.signal as AbortSignal))
     const channel = call.channel
     if (channel !== undefined) Atomics.store(channel.cancel, call.task.id % CANCEL_SLOTS, call.task.id)
   }
@@ -386,7 +388,6 @@ class Bridge {
     this.#channels.delete(channel)
     const exited = new ERR_SYNC_WORKER_EXITED('The worker thread exited')
     for (let call = channel.shipped.shift(); call !== undefined; call = channel.shipped.shift()) {
-      if (call.task.k !== undefined) this.liveRequests.delete(call.task.k)
       this.#release(call)
       if (call.done) continue
       call.done = true
@@ -429,9 +430,11 @@ class Bridge {
       return
     }
     if (message.t === 'log') {
-      const log = this.liveRequests.get(message.token)?.log
+      // From the call running on that worker (the worker sends the results before it first): its request's logger.
+      const call = channel.shipped.peek()
+      if (call?.request === undefined || call.task.k !== message.token) return
       try {
-        log?.[message.level]({ ...(message.obj as object), fromWorker: true }, message.msg)
+        call.request.fastify.log[message.level]({ ...(message.obj as object), fromWorker: true }, message.msg)
       } catch {}
       return
     }
@@ -439,7 +442,7 @@ class Bridge {
     // in a context that sends its thread-sensitive calls back to that worker.
     enableContexts()
     channel.waiting++
-    runInContext(() => this.#callAsync(message.u, message.n, unpack<unknown[]>(message.a)), new SyncContext(channel)).then(
+    runInContext(() => this.#callAsync(channel, message.u, message.n, unpack<unknown[]>(message.a)), new SyncContext(channel)).then(
       (value) => {
         channel.waiting--
         let v: Uint8Array
@@ -458,11 +461,12 @@ class Bridge {
     )
   }
 
-  async #callAsync (href: string, name: string, args: unknown[]): Promise<unknown> {
+  async #callAsync (channel: Channel, href: string, name: string, args: unknown[]): Promise<unknown> {
     if (href === REVERSE_HREF) {
-      const live = this.liveRequests.get(Number(name))
-      if (live === undefined) throw new ERR_SYNC_REQUEST_FINISHED('request.reverse() called after the sync view returned')
-      return live.reverse(args[0] as string, args[1])
+      // The view running on that worker, if it is the one asking.
+      const call = channel.shipped.peek()
+      if (call?.request === undefined || call.task.k !== Number(name)) throw new ERR_SYNC_REQUEST_FINISHED('request.reverse() called after the sync view returned')
+      return call.request.reverse(args[0] as string, args[1] as Parameters<HttpRequest['reverse']>[1])
     }
     const fn = await loadExport(href, name)
     return await fn(...args)
@@ -472,7 +476,6 @@ class Bridge {
   async close (): Promise<void> {
     const closed = new ERR_SYNC_BRIDGE_CLOSED('The sync bridge was closed')
     const fail = (call: Call): void => {
-      if (call.task.k !== undefined) this.liveRequests.delete(call.task.k)
       this.#release(call)
       if (call.done) return
       call.done = true
@@ -521,7 +524,7 @@ function take (queue: Queue<Call>, most: number): Call[] {
   return calls
 }
 
-function abortError (signal: AbortLike): Error {
+function abortError (signal: AbortSignal): Error {
   const reason: unknown = signal.reason
   if (reason instanceof Error && reason.name === 'AbortError') return reason
   const error = new ERR_SYNC_ABORTED('The sync call was aborted', { cause: reason })

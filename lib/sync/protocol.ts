@@ -24,7 +24,7 @@ export interface Task {
   a: PackedArgs
   /** syncView: the first argument is a request snapshot to rebuild. */
   view?: boolean
-  /** syncView: the request's token (its entry in liveRequests). */
+  /** syncView: the request's token (the worker names its request by it, for reverse() and log lines). */
   k?: number
 }
 
@@ -54,8 +54,8 @@ export interface RequestSnapshot {
   method: string
   url: string
   headers: Record<string, string | string[] | undefined>
-  /** The body's bytes (a Uint8Array as a clone carries them). */
-  body: Uint8Array
+  /** The body's bytes (see crossingBytes: a latin1 string when small). */
+  body: Uint8Array | string
   remoteAddress: string | undefined
   remotePort: number | undefined
   encrypted: boolean
@@ -87,7 +87,7 @@ export type PackedViewResult =
     cls: string
     status: number
     headers: Array<[string, string | string[]]>
-    body: Uint8Array
+    body: Uint8Array | string
     deferred: { to: string, options: unknown } | undefined
   }
 

@@ -188,6 +188,8 @@ function runNested (task: Extract<ToWorker, { t: 'task' }>): void {
 /** Forwards a log line to the main thread's logger (fire and forget). */
 export function logToMain (level: Extract<ToMain, { t: 'log' }>['level'], token: number, msg: string, obj: unknown): void {
   if (port === undefined) return
+  // The results of the calls before this view's go first: the main thread finds the view as the worker's running call.
+  sendResults()
   let safe: unknown
   try {
     safe = obj === undefined ? undefined : unpack(pack(obj))

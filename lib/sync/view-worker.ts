@@ -46,8 +46,7 @@ export function buildWorkerRequest (snapshot: RequestSnapshot): HttpRequest {
     id: snapshot.reqId,
     raw,
     headers: snapshot.headers,
-    // A clone carries the body as a Uint8Array: a Buffer again, over the same bytes.
-    body: Buffer.isBuffer(snapshot.body) ? snapshot.body : Buffer.from(snapshot.body.buffer, snapshot.body.byteOffset, snapshot.body.byteLength),
+    body: bytesOf(snapshot.body),
     protocol: snapshot.protocol,
     host: snapshot.host,
     params: {},
@@ -88,14 +87,28 @@ export function packViewResult (result: unknown, viewName: string): PackedViewRe
     const headers = [...result.headers]
     const cookies = result.cookies
     if (cookies.length > 0) headers.push(['set-cookie', cookies])
-    return { kind: 'response', cls: result.constructor.name, status: result.statusCode, headers, body: ownBytes(result.content), deferred }
+    return { kind: 'response', cls: result.constructor.name, status: result.statusCode, headers, body: crossingBytes(result.content), deferred }
   }
   if (Array.isArray(result) || isPlainObject(result)) return { kind: 'json', data: result }
   throw new ERR_INVALID_VIEW_RESULT(`The sync view ${viewName} didn't return an HttpResponse object. It returned ${result === null ? 'null' : typeof result} instead.`)
 }
 
-/** Bytes that own their buffer: a clone copies a view's whole buffer (for a small Buffer, Node's 8 KB pool slab). */
-export function ownBytes (bytes: Uint8Array): Uint8Array {
-  // A copy of just these bytes (Buffer#slice would be a view on the same slab).
+/**
+ * Bytes as they cross best: a small body as a latin1 string (a clone copies
+ * a string at once, while each ArrayBuffer it makes costs the receiving
+ * heap's collector; for a Buffer on Node's 8 KB pool slab the clone would copy
+ * the whole slab), a large one as a Uint8Array owning just its bytes.
+ */
+export function crossingBytes (bytes: Uint8Array): Uint8Array | string {
+  if (bytes.byteLength <= SMALL_BODY) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+  // A copy of just these bytes (Buffer#slice would be a view on the same buffer).
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes)
 }
+
+/** The bytes again, as a Buffer. */
+export function bytesOf (body: Uint8Array | string): Buffer {
+  if (typeof body === 'string') return Buffer.from(body, 'latin1')
+  return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+}
+
+const SMALL_BODY = 16 * 1024
