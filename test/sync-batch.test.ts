@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import Fastify from 'fastify'
-import asyncViews, { syncToAsync, closeSyncBridge, Http404 } from 'fastify-async-views'
+import asyncViews, { path, syncToAsync, syncView, closeSyncBridge, Http404 } from 'fastify-async-views'
+import { request } from 'node:http'
+import type { AddressInfo } from 'node:net'
 // The queue itself: a plain class (the bridge is reached through the package, as users reach it).
 import { Queue } from '../lib/waiting.ts'
 
@@ -137,4 +139,31 @@ t.test('a Queue taken item by item never emptied by a failed shift does not grow
   for (let i = 0; i < 100_000; i++) queue.shift()
   t.equal(queue.size, 0)
   t.equal(queue.shift(), undefined)
+})
+
+t.test('a sync view whose client left while its call waited for a worker never runs', async (t) => {
+  const views = new URL('./fixtures/sync/views.mjs', import.meta.url)
+  const app = Fastify()
+  // One pool thread: the slow view holds it while the second request waits.
+  await app.register(asyncViews, {
+    sync: { maxThreads: 1 },
+    urlpatterns: [
+      path('slow/', syncView(views, 'slow')),
+      path('counted/', syncView(views, 'counted'))
+    ]
+  })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  t.teardown(async () => { await app.close() })
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const slow = fetch(`${base}/slow/?ms=300`)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  // This one queues behind the slow view; its client gives up before the worker is free.
+  const gone = request(`${base}/counted/`)
+  gone.on('error', () => {})
+  gone.end()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  gone.destroy()
+  t.equal((await slow).status, 200)
+  const after = await (await fetch(`${base}/counted/`)).json() as { served: number }
+  t.equal(after.served, 1, 'the abandoned request\'s view never ran')
 })
