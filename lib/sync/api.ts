@@ -1,6 +1,6 @@
 import { isMainThread } from 'node:worker_threads'
 import { describe } from '../describe.js'
-import { ERR_ASYNC_TO_SYNC_ON_LOOP, ERR_INVALID_MODULE_REFERENCE, ERR_NOT_A_BRIDGE_WORKER } from '../errors.js'
+import { ERR_ASYNC_TO_SYNC_ON_LOOP, ERR_INVALID_MODULE_REFERENCE, ERR_NOT_A_BRIDGE_WORKER, ERR_NOT_CLONEABLE } from '../errors.js'
 import type { HttpRequest } from '../http/request.js'
 import {
   HttpResponse, JsonResponse, HttpResponseRedirect, HttpResponsePermanentRedirect, HttpResponseNotModified, HttpResponseBadRequest,
@@ -14,7 +14,7 @@ import { enableContexts } from './context.js'
 import { moduleHref } from './modules.js'
 import type { PackedViewResult, RequestSnapshot } from './protocol.js'
 import { isBridgeWorker, callMainSync } from './thread.js'
-import { isPrimitive, needsPacking, pack } from './serialize.js'
+import { isPrimitive, needsPacking, pack, type PackedArgs } from './serialize.js'
 import { bytesOf, crossingBytes } from './view-worker.js'
 
 /** Per-call options, passed as the last argument: `fn(a, b, { signal: request.signal })`. */
@@ -95,14 +95,28 @@ export function syncView<K = Record<string, unknown>> (moduleUrl: URL | string, 
   const view = async function (request: HttpRequest, kwargs: K): Promise<ViewResult> {
     const token = ++tokens
     // The request stays here: the worker reaches its reverse() and logger by token while the view runs.
-    const packed = await bridge.call(threadSensitive, href, exportName, [snapshot(request, token), kwargs], undefined, token, request)
+    const packed = await bridge.call(threadSensitive, href, exportName, viewArgs(request, token, kwargs), undefined, token, request)
     return unpackViewResult(packed as PackedViewResult)
   }
   Object.defineProperty(view, 'name', { value: exportName === 'default' ? 'syncView' : exportName })
   return view
 }
 
-function snapshot (request: HttpRequest, token: number): RequestSnapshot {
+// The view's arguments as they cross: the snapshot is plain data but for the
+// attributes and kwargs, so only those are looked at (a Buffer among them
+// sends the whole list through the serialiser, which keeps it a Buffer).
+function viewArgs (request: HttpRequest, token: number, kwargs: unknown): PackedArgs {
+  const packing = { needed: needsPacking(kwargs) }
+  const args = [snapshot(request, token, packing), kwargs]
+  if (!packing.needed) return args
+  try {
+    return pack(args)
+  } catch (error) {
+    throw new ERR_NOT_CLONEABLE(`The URL kwargs of a sync view cannot be sent to a worker thread: ${(error as Error).message}`, { cause: error })
+  }
+}
+
+function snapshot (request: HttpRequest, token: number, packing: { needed: boolean }): RequestSnapshot {
   const req = request.fastify
   const match = request.resolverMatch
   const attributes: Record<string, unknown> = {}
@@ -118,11 +132,13 @@ function snapshot (request: HttpRequest, token: number): RequestSnapshot {
     if (isPrimitive(value) || !needsPacking(value)) continue
     try {
       pack(value)
+      packing.needed = true
     } catch {
       delete attributes[key]
     }
   }
-  const headers: RequestSnapshot['headers'] = { ...req.raw.headers }
+  // Node's own object: the clone copies it when the call ships.
+  const headers: RequestSnapshot['headers'] = req.raw.headers
   const form = (req as { [kUploads]?: ParsedForm })[kUploads]
   return {
     form: form === undefined

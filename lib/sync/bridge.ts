@@ -127,14 +127,17 @@ class Bridge {
     }
   }
 
-  /** Runs an export on a worker; `token` and `request` mark a sync view's call. */
-  call (threadSensitive: boolean, href: string, name: string, args: unknown[], signal: AbortSignal | undefined, token?: number, request?: ViewRequest): Promise<unknown> {
+  /**
+   * Runs an export on a worker. `token` and `request` mark a sync view's call,
+   * whose arguments come packed already (syncView knows which parts to look at).
+   */
+  call (threadSensitive: boolean, href: string, name: string, args: unknown[] | PackedArgs, signal: AbortSignal | undefined, token?: number, request?: ViewRequest): Promise<unknown> {
     if (signal?.aborted === true) return Promise.reject(abortError(signal))
     let a: PackedArgs
     try {
-      a = packArgs(args)
+      a = token === undefined ? packArgs(args as unknown[]) : args
     } catch (error) {
-      return Promise.reject(notCloneable(name, args, error))
+      return Promise.reject(notCloneable(name, args as unknown[], error))
     }
     let slot: Slot | undefined
     if (threadSensitive) {
@@ -150,7 +153,7 @@ class Bridge {
     }
     const task: Task = token === undefined ? { id: nextId(), u: href, n: name, a } : { id: nextId(), u: href, n: name, a, view: true, k: token }
     return new Promise((resolve, reject) => {
-      const call: Call = { task, args, resolve, reject, signal, request, onAbort: undefined, done: false, channel: undefined }
+      const call: Call = { task, args: args as unknown[], resolve, reject, signal, request, onAbort: undefined, done: false, channel: undefined }
       if (signal !== undefined) {
         call.onAbort = () => { this.#abort(call) }
         signal.addEventListener('abort', call.onAbort, { once: true })
