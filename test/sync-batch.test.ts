@@ -167,3 +167,12 @@ t.test('a sync view whose client left while its call waited for a worker never r
   const after = await (await fetch(`${base}/counted/`)).json() as { served: number }
   t.equal(after.served, 1, 'the abandoned request\'s view never ran')
 })
+
+t.test('an idle worker parks between calls, yet the timers its modules started still run', async (t) => {
+  await call('startTicker')()
+  const before = await call<number>('readTicks')()
+  // Idle: the worker waits on its signal, letting its loop turn every 50 ms at most.
+  await new Promise((resolve) => setTimeout(resolve, 400))
+  const after = await call<number>('stopTicker')()
+  t.ok(after - before >= 4, `a 10 ms interval ticked ${after - before} times in 400 ms idle`)
+})

@@ -227,12 +227,14 @@ class Bridge {
         call.channel = channel
         channel.shipped.push(call)
       }
+      wake(channel)
       return
     }
     for (const call of shipped) {
       call.channel = channel
       channel.shipped.push(call)
     }
+    wake(channel)
   }
 
   /** The worker answered (or skipped) calls, in the order they were shipped. */
@@ -349,8 +351,7 @@ class Bridge {
 
   #post (channel: Channel, message: ToWorker): void {
     channel.port.postMessage(message)
-    Atomics.store(channel.signal, 0, 1)
-    Atomics.notify(channel.signal, 0)
+    wake(channel)
   }
 
   #start (slot: Slot): void {
@@ -360,7 +361,7 @@ class Bridge {
       maxThreads: 1,
       // The bridge ends idle pool workers itself (piscina sees no task of its own and would think them all idle).
       idleTimeout: Infinity,
-      // The idle worker must keep its event loop turning to hear calls on the bridge port (not sleep in Atomics.wait).
+      // piscina's own wait for its tasks stays off: the worker parks on the bridge's signal (thread.ts).
       atomics: 'disabled',
       workerData: { threadSensitive: slot.threadSensitive }
     })
@@ -507,6 +508,12 @@ class Bridge {
     this.#pending = 0
     await Promise.all(pools.map(async (pool) => { await pool.destroy() }))
   }
+}
+
+// The worker sleeps in Atomics.wait when idle or blocked in asyncToSync: a message is there.
+function wake (channel: Channel): void {
+  Atomics.store(channel.signal, 0, 1)
+  Atomics.notify(channel.signal, 0)
 }
 
 function newSlot (threadSensitive: boolean): Slot {

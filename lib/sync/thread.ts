@@ -43,12 +43,53 @@ let posted = 0
 export function serveTasks (run: Execute): void {
   if (port === undefined) return
   execute = run
+  // Messages that come while the event loop turns (between parks, during a module's import).
   port.on('message', (message: ToWorker) => {
-    if (message.t === 'batch') take(message.c)
-    else if (message.t === 'task') runNested(message)
-    // A result only comes while this thread is blocked waiting for it (taken there); keep a stray one for its waiter.
-    else early.set(message.id, message)
+    handle(message)
+    if (!draining) schedulePark()
   })
+  schedulePark()
+}
+
+function handle (message: ToWorker): void {
+  if (message.t === 'batch') take(message.c)
+  else if (message.t === 'task') runNested(message)
+  // A result only comes while this thread is blocked waiting for it (taken there); keep a stray one for its waiter.
+  else early.set(message.id, message)
+}
+
+// An idle worker parks in Atomics.wait on its signal (the main thread sets it
+// after each batch) rather than in its event loop: a futex wake costs a third
+// of a loop's wake-up and message event, and asgiref's threads have no loop
+// at all. Every PARK_MS it lets the loop turn once, so timers and I/O a
+// module started still run (late by that much at most).
+const PARK_MS = 50
+let parkScheduled = false
+
+function schedulePark (): void {
+  if (parkScheduled) return
+  parkScheduled = true
+  setImmediate(park)
+}
+
+function park (): void {
+  parkScheduled = false
+  const bridge = port as MessagePort
+  const flag = signal as Int32Array
+  for (;;) {
+    const entry = receiveMessageOnPort(bridge)
+    if (entry !== undefined) {
+      handle(entry.message as ToWorker)
+      // A call awaits its module's import: the loop must turn; drain parks again when it is done.
+      if (draining) return
+      continue
+    }
+    if (Atomics.wait(flag, 0, 0, PARK_MS) === 'timed-out') {
+      schedulePark()
+      return
+    }
+    Atomics.store(flag, 0, 0)
+  }
 }
 
 function take (batch: Task[]): void {
@@ -71,6 +112,7 @@ function drain (): void {
       outcome.then((o) => {
         keep(current, o)
         drain()
+        if (!draining) schedulePark()
       }, () => {})
       return
     }
@@ -84,6 +126,7 @@ function drain (): void {
 
 function resume (): void {
   if (!draining) drain()
+  if (!draining) schedulePark()
 }
 
 function keep (task: Task, outcome: Outcome): void {
