@@ -140,6 +140,7 @@ function snapshot (request: HttpRequest, token: number, packing: { needed: boole
   // Node's own object: the clone copies it when the call ships.
   const headers: RequestSnapshot['headers'] = req.raw.headers
   const form = (req as { [kUploads]?: ParsedForm })[kUploads]
+  const scheme = request.scheme
   return {
     form: form === undefined
       ? undefined
@@ -152,9 +153,9 @@ function snapshot (request: HttpRequest, token: number, packing: { needed: boole
     // The socket's own (as request.META reads them), without building META.
     remoteAddress: req.raw.socket?.remoteAddress,
     remotePort: req.raw.socket?.remotePort,
-    encrypted: request.scheme === 'https',
+    encrypted: scheme === 'https',
     httpVersion: req.raw.httpVersion,
-    protocol: request.scheme,
+    protocol: scheme,
     host: req.host,
     prefixLength: request.path.length - request.pathInfo.length,
     reqId: req.id,

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { HttpRequest, type MatchData } from '../http/request.js'
 import { HttpResponse, isPlainObject } from '../http/response.js'
@@ -29,6 +28,8 @@ class WorkerLogger {
   child (): WorkerLogger { return this }
 }
 
+const NO_CLIENT = { writableEnded: false, destroyed: false, once () {}, on () {}, removeListener () {} }
+
 /**
  * A real HttpRequest over a stand-in FastifyRequest made from the snapshot: the
  * sync view gets the same API (GET, POST, headers, META, COOKIES, json()...).
@@ -58,7 +59,8 @@ export function buildWorkerRequest (snapshot: RequestSnapshot): HttpRequest {
       ? undefined
       : { fields: snapshot.form.fields, files: new FileDict(snapshot.form.files.map(([field, name, size, type, path]) => [field, new UploadedFile(name, size, type, path)])) }
   }
-  const replyRaw = Object.assign(new EventEmitter(), { writableEnded: false, destroyed: false })
+  // No client here: request.signal never aborts (the main thread drops the call instead).
+  const replyRaw = NO_CLIENT
   const context = {
     prefixLength: snapshot.prefixLength,
     reverse: (name: string, options?: ReverseOptions): string => callMainSync(REVERSE_HREF, String(snapshot.token), [name, options]) as string
