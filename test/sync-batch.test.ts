@@ -179,3 +179,13 @@ t.test('an idle worker parks between calls, yet the timers its modules started s
   const after = await call<number>('stopTicker')()
   t.ok(after - before >= 2, `a 10 ms interval ticked ${after - before} times in 400 ms idle`)
 })
+
+t.test('pool calls waiting for workers that a resize retires get new workers', async (t) => {
+  const add = call<number>('add', false)
+  // Queued while the pool's first workers are still starting, then the pool is resized under them.
+  const calls = Array.from({ length: 6 }, async (_, i) => await add(i, 1))
+  const app = Fastify()
+  await app.register(asyncViews, { urlpatterns: [], sync: { maxThreads: 3 } })
+  t.teardown(async () => { await app.close() })
+  t.same(await Promise.all(calls), [1, 2, 3, 4, 5, 6])
+})

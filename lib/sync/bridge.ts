@@ -114,6 +114,8 @@ class Bridge {
       this.#retiring.add(slot)
       if (!busy(slot)) this.#end(slot)
     }
+    // Calls that were waiting for the old workers get new ones.
+    this.#grow()
   }
 
   /** An app's hold: the threads live until every holder has released (or closeSyncBridge()). */
@@ -185,12 +187,18 @@ class Bridge {
       }
     }
     this.#poolQueue.push(call)
+    this.#grow()
+  }
+
+  // One more pool worker for each queued call beyond those starting, up to the limit.
+  #grow (): void {
     let starting = 0
     for (const slot of this.#pooled) if (slot.channel === undefined) starting++
-    if (this.#pooled.length < Math.max(1, this.options.maxThreads) && this.#poolQueue.size > starting) {
+    while (this.#pooled.length < Math.max(1, this.options.maxThreads) && this.#poolQueue.size > starting) {
       const slot = newSlot(false)
       this.#pooled.push(slot)
       this.#start(slot)
+      starting++
     }
   }
 
@@ -413,11 +421,7 @@ class Bridge {
     const index = this.#pooled.indexOf(slot)
     if (index !== -1) this.#pooled.splice(index, 1)
     this.#retiring.delete(slot)
-    if (this.#poolQueue.size > 0) {
-      const fresh = newSlot(false)
-      this.#pooled.push(fresh)
-      this.#start(fresh)
-    }
+    this.#grow()
   }
 
   #onMessage (channel: Channel, message: ToMain): void {
