@@ -1,5 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { spawn } from 'node:child_process'
 import { Writable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
 import asyncViews, { type AsyncViewsOptions } from 'fastify-async-views'
 
@@ -30,6 +32,25 @@ export function captureLogs (level = 'info'): LogCapture {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Runs a Node script to its end (killed after 15 s): how it exited and what it
+ * printed (stdout and stderr), for tests that a process exits by itself.
+ */
+export async function runScript (script: URL): Promise<{ code: number | null, signal: string | null, out: string, lastLine: unknown }> {
+  const child = spawn(process.execPath, [fileURLToPath(script)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', (chunk) => { out += chunk })
+  child.stderr.on('data', (chunk) => { out += chunk })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15000)
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])))
+  clearTimeout(timer)
+  let lastLine: unknown
+  try {
+    lastLine = JSON.parse(out.trim().split('\n').pop() ?? '')
+  } catch {}
+  return { code, signal, out, lastLine }
+}
 
 /** Starts an example the way the README does (`npx tsx <file>`) and returns its base URL. */
 // The examples read their settings from the environment; a test decides them,

@@ -2,14 +2,13 @@
 // back together, and the rules of one call (order, abort, errors, values,
 // keep-alive) hold inside a batch.
 import t from 'tap'
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import Fastify from 'fastify'
 import asyncViews, { path, syncToAsync, syncView, closeSyncBridge, Http404 } from 'fastify-async-views'
 import { request } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { runScript, sleep } from './helpers.ts'
 // The queue itself: a plain class (the bridge is reached through the package, as users reach it).
 import { Queue } from '../lib/waiting.ts'
 
@@ -98,23 +97,17 @@ t.test('pool workers idle longer than idleTimeout end; busy ones do not', async 
   const slept = await call<{ threadId: number }>('slept', false)(800)
   t.equal(slept.threadId, first, 'the same worker ran the long call')
   t.equal(await tid(), first, 'and is still there right after')
-  await new Promise((resolve) => setTimeout(resolve, 1200))
+  await sleep(1200)
   const later = await tid()
   t.not(later, first, 'ended while idle: a new worker')
   t.equal(await count(), 1, 'with fresh module state')
 })
 
 t.test('a process with calls queued before any worker started stays alive for them, then exits by itself', async (t) => {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/sync/child-no-app.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout.on('data', (chunk) => { out += chunk })
-  child.stderr.on('data', (chunk) => { out += chunk })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15000)
-  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])))
-  clearTimeout(timer)
+  const { code, signal, out, lastLine } = await runScript(new URL('./fixtures/sync/child-no-app.mjs', import.meta.url))
   t.equal(signal, null, `exited by itself (not killed): ${out}`)
   t.equal(code, 0, out)
-  t.same(JSON.parse(out.trim().split('\n').pop() ?? '{}'), { sensitive: 3, pooled: [2, 4, 6] })
+  t.same(lastLine, { sensitive: 3, pooled: [2, 4, 6] })
 })
 
 t.test('a Queue taken item by item never emptied by a failed shift does not grow', async (t) => {
@@ -159,12 +152,12 @@ t.test('a sync view whose client left while its call waited for a worker never r
   t.teardown(async () => { await app.close() })
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
   const slow = fetch(`${base}/slow/?ms=800`)
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  await sleep(200)
   // This one queues behind the slow view; its client gives up before the worker is free.
   const gone = request(`${base}/counted/`)
   gone.on('error', () => {})
   gone.end()
-  await new Promise((resolve) => setTimeout(resolve, 150))
+  await sleep(150)
   gone.destroy()
   t.equal((await slow).status, 200)
   const after = await (await fetch(`${base}/counted/`)).json() as { served: number }
@@ -175,7 +168,7 @@ t.test('an idle worker parks between calls, yet the timers its modules started s
   await call('startTicker')()
   const before = await call<number>('readTicks')()
   // Idle: the worker waits on its signal, letting its loop turn every 50 ms at most.
-  await new Promise((resolve) => setTimeout(resolve, 400))
+  await sleep(400)
   const after = await call<number>('stopTicker')()
   t.ok(after - before >= 2, `a 10 ms interval ticked ${after - before} times in 400 ms idle`)
 })

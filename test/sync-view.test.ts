@@ -1,9 +1,7 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
 import asyncViews, { path, syncView, syncToAsync, closeSyncBridge, type Middleware } from 'fastify-async-views'
-import { build, captureLogs } from './helpers.ts'
+import { build, captureLogs, runScript } from './helpers.ts'
 
 const views = new URL('./fixtures/sync/views.mjs', import.meta.url)
 const fns = new URL('./fixtures/sync/fns.mjs', import.meta.url)
@@ -123,16 +121,10 @@ t.test('app.close() terminates the workers; a later call starts fresh ones', asy
 })
 
 t.test('a child process using the bridge exits by itself after app.close()', async (t) => {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/sync/child-app.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout.on('data', (chunk) => { out += chunk })
-  child.stderr.on('data', (chunk) => { out += chunk })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15000)
-  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])))
-  clearTimeout(timer)
+  const { code, signal, out, lastLine } = await runScript(new URL('./fixtures/sync/child-app.mjs', import.meta.url))
   t.equal(signal, null, `exited by itself (not killed): ${out}`)
   t.equal(code, 0, out)
-  t.same(JSON.parse(out.trim().split('\n').pop() ?? '{}'), { sum: { sum: 3, pooled: 7, viaAsync: 3 }, view: true })
+  t.same(lastLine, { sum: { sum: 3, pooled: 7, viaAsync: 3 }, view: true })
 })
 
 t.test('with debug, a view or middleware that blocks the loop is named in a warning', async (t) => {
