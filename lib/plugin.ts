@@ -127,7 +127,8 @@ const plugin: FastifyPluginAsync<AsyncViewsOptions> = async function asyncViews 
   }, { prefix: options.prefix ?? '' })
   // App-wide: 404s and plain routes need them. View routes inherit them too
   // (Fastify gives a context its parent's hooks whatever the order they were
-  // added in); there both return at once, a view's handler doing the work.
+  // added in); a view route's context drops both on its first request (they
+  // would only pass it on: its handler does the work; see pruneRouteHooks).
   app.addHook('onRequest', notFound)
   if (dispatcher.chain !== undefined) installPreHandler(app, dispatcher)
 }

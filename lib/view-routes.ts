@@ -3,6 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, onRequestHookHandler, preParsingHookHandler, RouteOptions } from 'fastify'
 import { ImproperlyConfigured } from './errors.js'
 import { kViewRoute } from './symbols.js'
+import { pruneRouteHooks } from './compat.js'
 import { Resolver404 } from './http/exceptions.js'
 import { disallowedHost, isValidHost } from './http/host.js'
 import type { HttpRequest } from './http/request.js'
@@ -17,6 +18,9 @@ import { resolverMatchOf, type ResolverMatch } from './urls/resolver-match.js'
 
 const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE']
 
+// The app-level hooks a view route's context drops (see pruneRouteHooks): named so they are found.
+const PLAIN_ROUTE_HOOKS: ReadonlySet<string> = new Set(['asyncViewsNotFound', 'asyncViewsPlainRoutes'])
+
 export function addRoute (
   inner: FastifyInstance,
   group: RouteGroup,
@@ -27,6 +31,7 @@ export function addRoute (
   const candidates = group.candidates
   let lastHost: string | undefined
   const view = function (req: FastifyRequest, reply: FastifyReply): void {
+    pruneRouteHooks(req, PLAIN_ROUTE_HOOKS)
     const host = req.raw.headers.host
     if (host !== lastHost && host !== undefined) {
       if (!isValidHost(host)) return dispatcher.serveError(req, reply, () => disallowedHost(host))
@@ -136,7 +141,7 @@ export function appendSlashRedirect (patterns: readonly FlatPattern[], prefix: s
  * An onRequest hook: the app's own hooks, middleware included, run for them.
  */
 export function notFoundHook (dispatcher: Dispatcher, prefix: string): onRequestHookHandler {
-  return function notFound (req, reply, done) {
+  return function asyncViewsNotFound (req, reply, done) {
     if (!req.is404) {
       done()
       return

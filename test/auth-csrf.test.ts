@@ -306,7 +306,7 @@ t.test('an app without csrf or templates pays nothing: no plugin, no hook', asyn
   t.notOk(app.hasPlugin('@fastify/csrf-protection'))
   t.notOk(app.hasPlugin('@fastify/view'))
   const hooks = (printed: string): string[] => [...new Set([...printed.matchAll(/• \((\w+)\) (.*)/g)].map((m) => `${m[1]} ${m[2]}`))].sort()
-  t.same(hooks(app.printRoutes({ includeHooks: true, commonPrefix: false })), ['onRequest ["notFound()"]'], 'only the 404 hook of the view routes')
+  t.same(hooks(app.printRoutes({ includeHooks: true, commonPrefix: false })), ['onRequest ["asyncViewsNotFound()"]'], 'only the 404 hook of the view routes')
   // The same app with csrf has more (so the check above can fail).
   const withCsrf = hooks((await csrfApp(t)).printRoutes({ includeHooks: true, commonPrefix: false }))
   t.ok(withCsrf.some((hook) => hook.includes('fastifyCookieHandler')), withCsrf.join('; '))

@@ -105,3 +105,26 @@ t.test('a running app falls back nowhere', async (t) => {
   client.close()
   t.same(compatProblems(), [], 'every private reach holds on the installed versions')
 })
+
+t.test("a view route's context drops the plain-route hooks on its first request; plain routes keep them", async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(asyncViews, {
+    urlpatterns: [path('x/', async () => ({ ok: true }))],
+    middleware: [(getResponse) => async (request) => await getResponse(request)]
+  })
+  app.get('/plain', async () => 'plain')
+  await app.ready()
+  // The hook lines (•) printed under the route's own line.
+  const hooksOf = (url: string): string => {
+    const lines = app.printRoutes({ includeHooks: true, commonPrefix: false }).split(url)[1].split('\n').slice(1)
+    return lines.slice(0, lines.findIndex((line) => !line.includes('•'))).join(' ')
+  }
+  t.match(hooksOf('/x/ ('), /asyncViewsNotFound.*asyncViewsPlainRoutes/s, 'before any request the view route inherited both')
+  t.equal((await app.inject('/x/')).statusCode, 200)
+  t.notMatch(hooksOf('/x/ ('), /asyncViews(NotFound|PlainRoutes)/, 'after its first request the view route runs neither')
+  t.equal((await app.inject('/x/')).statusCode, 200, 'and still answers')
+  t.equal((await app.inject('/plain')).statusCode, 200)
+  t.match(hooksOf('/plain ('), /asyncViewsNotFound.*asyncViewsPlainRoutes/s, 'a plain route keeps both (its requests enter the chain through them)')
+  t.equal((await app.inject('/nothing/')).statusCode, 404)
+})

@@ -30,7 +30,7 @@ export function installMiddleware (app: FastifyInstance, dispatcher: Dispatcher)
  * route's request passes at once: its handler runs the chain itself).
  */
 export function installPreHandler (app: FastifyInstance, dispatcher: Dispatcher): void {
-  const preHandler: preHandlerHookHandler = function (req, reply, done) {
+  const preHandler: preHandlerHookHandler = function asyncViewsPlainRoutes (req, reply, done) {
     if (isViewRoute(req) || req.ws) done()
     else dispatcher.servePlain(req, reply, done)
   }
