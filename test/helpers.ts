@@ -34,6 +34,22 @@ export function captureLogs (level = 'info'): LogCapture {
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
+ * Waits until `n` worker threads answer at once: `call` runs `n` times
+ * concurrently, round after round (bounded), until the answers come from `n`
+ * different threads. Workers start in the background, slowly on a loaded CI
+ * machine under tap's loaders: a timing test measures the pool, not start-up.
+ * Returns how many threads answered at once in the last round.
+ */
+export async function threadsUp (n: number, call: () => Promise<{ threadId: number }>): Promise<number> {
+  let seen = 0
+  for (let round = 0; round < 100 && seen < n; round++) {
+    const answers = await Promise.all(Array.from({ length: n }, call))
+    seen = new Set(answers.map((answer) => answer.threadId)).size
+  }
+  return seen
+}
+
+/**
  * Runs a Node script to its end (killed after 15 s): how it exited and what it
  * printed (stdout and stderr), for tests that a process exits by itself.
  */

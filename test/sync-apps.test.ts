@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import asyncViews, { path, syncToAsync, syncView, closeSyncBridge, type Middleware, type AsyncViewsOptions } from 'fastify-async-views'
-import { sleep } from './helpers.ts'
+import { sleep, threadsUp } from './helpers.ts'
 
 const fns = new URL('./fixtures/sync/fns.mjs', import.meta.url)
 const views = new URL('./fixtures/sync/views.mjs', import.meta.url)
@@ -67,7 +67,8 @@ t.test('a second app\'s sync options resize the running pool', async (t) => {
   await closeSyncBridge()
   const a = await app({ sync: { maxThreads: 2 } })
   t.teardown(() => a.close())
-  await Promise.all([1, 2].map(async () => await a.inject('/pooled/?ms=20')))
+  const warm = async (n: number): Promise<number> => await threadsUp(n, async () => (await a.inject('/pooled/?ms=50')).json())
+  t.equal(await warm(2), 2, 'two workers up')
   const timed = async (): Promise<number> => {
     const started = performance.now()
     await Promise.all([1, 2, 3, 4].map(async () => await a.inject('/pooled/?ms=200')))
@@ -77,7 +78,7 @@ t.test('a second app\'s sync options resize the running pool', async (t) => {
   t.ok(before >= 390, `maxThreads 2: 4 x 200 ms took ${Math.round(before)} ms`)
   const b = await app({ sync: { maxThreads: 4 } })
   t.teardown(() => b.close())
-  await Promise.all([1, 2, 3, 4].map(async () => await a.inject('/pooled/?ms=20')))
+  t.equal(await warm(4), 4, 'resized: four workers up')
   const after = await timed()
   t.ok(after < 350, `resized to 4: 4 x 200 ms took ${Math.round(after)} ms`)
 })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import asyncViews, { path, syncView, syncToAsync, closeSyncBridge, type Middleware } from 'fastify-async-views'
-import { build, captureLogs, runScript } from './helpers.ts'
+import { build, captureLogs, runScript, threadsUp } from './helpers.ts'
 
 const views = new URL('./fixtures/sync/views.mjs', import.meta.url)
 const fns = new URL('./fixtures/sync/fns.mjs', import.meta.url)
@@ -89,7 +89,7 @@ t.test('the event loop keeps serving while sync views run, and sync views run in
     urlpatterns: [path('slow/', syncView(views, 'slow')), path('fast/', async () => ({ fast: true }))]
   })
   // Start both pool threads first (a thread's start-up is not what is measured).
-  await Promise.all([app.inject('/slow/?ms=50'), app.inject('/slow/?ms=50')])
+  t.equal(await threadsUp(2, async () => (await app.inject('/slow/?ms=50')).json()), 2, 'both pool threads up')
   const started = performance.now()
   const slow = Promise.all([app.inject('/slow/?ms=300'), app.inject('/slow/?ms=300')])
   const fastStarted = performance.now()

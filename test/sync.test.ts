@@ -1,6 +1,7 @@
 import t from 'tap'
 import { isMainThread } from 'node:worker_threads'
 import { syncToAsync, asyncToSync, closeSyncBridge, Http404, PermissionDenied } from 'fastify-async-views'
+import { threadsUp } from './helpers.ts'
 
 const fns = new URL('./fixtures/sync/fns.mjs', import.meta.url)
 const call = <T = unknown>(name: string, threadSensitive = true) => syncToAsync<(...args: any[]) => T>(fns, name, { threadSensitive })
@@ -31,7 +32,7 @@ t.test('thread-sensitive calls share one worker and run one at a time in call or
 
 t.test('the pool runs calls in parallel', async (t) => {
   const slept = call<{ ms: number, threadId: number }>('slept', false)
-  await Promise.all([slept(1), slept(1), slept(1), slept(1)])
+  t.ok(await threadsUp(2, async () => await slept(20)) >= 2, 'two pool threads up')
   const started = performance.now()
   const results = await Promise.all([slept(200), slept(200), slept(200), slept(200)])
   const elapsed = performance.now() - started
