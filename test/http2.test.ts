@@ -10,7 +10,8 @@ import asyncViews, {
   JsonResponse,
   StreamingHttpResponse,
   EventStreamResponse,
-  type AsyncViewsOptions
+  type AsyncViewsOptions,
+  type HttpRequest
 } from 'fastify-async-views'
 
 interface H2App {
@@ -266,4 +267,23 @@ t.test('a client reset mid-stream stops the generator and aborts request.signal'
       t.same(JSON.parse(res.body), { still: 'alive' })
     })
   }
+})
+
+t.test('a request stays readable after its HTTP/2 session closed (META.REMOTE_ADDR, scheme)', async (t) => {
+  let kept: HttpRequest | undefined
+  const { client, port } = await h2(t, {
+    urlpatterns: [path('keep/', async (request) => {
+      kept = request
+      return { ok: true }
+    })]
+  })
+  const res = await request(client, { ':path': '/keep/' })
+  t.equal(res.headers[':status'], 200)
+  client.close()
+  await new Promise((resolve) => client.once('close', resolve))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const req = kept as HttpRequest
+  t.equal(req.META.REMOTE_ADDR, '127.0.0.1', 'REMOTE_ADDR captured while the session was open')
+  t.equal(req.META.SERVER_PORT, String(port))
+  t.equal(req.scheme, 'http')
 })

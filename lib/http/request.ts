@@ -14,7 +14,7 @@ import type { RequestSession } from './session-api.js'
 import { ERR_NO_SESSIONS } from '../errors.js'
 import { trustsForwardedProto } from '../compat.js'
 
-/** The socket fields a request reads (`_peername`: Node's cache of the peer address). */
+/** The socket fields a request reads (`_peername`: Node's cache of the peer address), or a copy of them. */
 interface PeerSocket {
   remoteAddress?: string
   remotePort?: number
@@ -75,13 +75,19 @@ export class HttpRequest {
     this.method = raw.method ?? 'GET'
     this.#url = raw.url ?? '/'
     const socket = raw.socket as PeerSocket | null | undefined
-    this.#socket = socket
-    // Node keeps a socket's peer address (`_peername`) once it was asked while
-    // the connection was open, and knows none after a close: ask once per
-    // connection, so the address stays readable. Asking per request cost ~900
-    // instructions (two getters on a socket, megamorphic loads).
-    // eslint-disable-next-line no-void -- the read is the point: Node caches the address
-    if (socket != null && socket._peername === undefined) void socket.remoteAddress
+    if (socket != null && raw.httpVersionMajor === 2) {
+      // An HTTP/2 request's socket is a proxy that forgets the session's peer
+      // once the session is gone: copied now.
+      this.#socket = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, encrypted: socket.encrypted }
+    } else {
+      // Node keeps a socket's peer address (`_peername`) once it was asked while
+      // the connection was open, and knows none after a close: ask once per
+      // connection, so the address stays readable. Asking per request cost ~900
+      // instructions (two getters on a socket, megamorphic loads).
+      // eslint-disable-next-line no-void -- the read is the point: Node caches the address
+      if (socket != null && socket._peername === undefined) void socket.remoteAddress
+      this.#socket = socket
+    }
   }
 
   /** The path, percent-decoded (`/café/`). */
